@@ -1,0 +1,1 @@
+"""Grounded answers over the corpus: retrieval, answer composition, safety."""

@@ -1,0 +1,58 @@
+"""One frozen settings object: defaults, overridable by MEDFAQ_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "MEDFAQ_"
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the pipeline. `MEDFAQ_<FIELD>` overrides a field, e.g. MEDFAQ_TOP_K=6."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_path: Path = PROJECT_ROOT / ".index"
+    collection: str = "medfaq"
+    # A Chroma server ("http://127.0.0.1:8000") instead of the local folder when set.
+    chroma_url: str = ""
+    # The bundled model by default; any sentence-transformers name or local path works.
+    embedding_model: str = BUNDLED_MODEL
+    max_chunk_chars: int = 700
+    top_k: int = 4
+    max_sentences: int = 3
+    # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
+    abstain_threshold: float = 0.40
+    faq_threshold: float = 0.72
+    faq_margin: float = 0.04
+    max_input_chars: int = 2000
+    feedback_dir: str = ""  # votes are stored only when this is set
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then MEDFAQ_* variables, then keyword overrides.
+
+        >>> Settings.from_env({"MEDFAQ_TOP_K": "6"}).top_k
+        6
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("corpus_dir", "index_path"):
+            values[name] = Path(values.get(name, getattr(cls, name))).expanduser()
+        return cls(**values)

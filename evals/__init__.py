@@ -1,0 +1,1 @@
+"""Evals and benchmarks: quality and speed of the real pipeline, measured, rerunnable."""

@@ -1,0 +1,1 @@
+"""Ingestion: corpus files -> chunks with exact offsets -> embeddings in Chroma."""

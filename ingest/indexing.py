@@ -1,0 +1,400 @@
+"""Embed chunks and write them to Chroma: the only writer of the index.
+
+The index is a set of Chroma collections. Each ingest that changes anything builds a new
+*generation* collection (copying unchanged records, embeddings included) and then flips an
+alias collection's metadata to point at it, in one write. Readers always follow the alias,
+so a crash halfway through leaves them on the previous, complete generation. The same
+scheme works unchanged against a Chroma server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from urllib.parse import urlparse
+
+import numpy as np
+
+from bot.settings import Settings
+from bot.types import Chunk, SourceDocument, Span
+from ingest.chunking import SCHEMA_VERSION, chunk_document
+from ingest.loading import LoadProblem
+
+PASSAGE_KINDS = ("paragraph", "faq")
+_BATCH = 1000
+# A generation that is neither active nor previous and older than this is a crashed
+# ingest's leftover; younger ones may belong to an ingest still running elsewhere.
+ORPHAN_AGE_SECONDS = 600.0
+
+
+class IndexNotReady(RuntimeError):
+    """No usable index: the message tells a person what to run."""
+
+
+class IndexMismatch(IndexNotReady):
+    """The index was built with another embedding model or schema version."""
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    files: int
+    chunks: int
+    added: int
+    updated: int
+    unchanged: int
+    deleted: int
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_client(settings: Settings):
+    """One Chroma client: the local folder, or a server when settings.chroma_url is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 8000,
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.index_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
+
+
+class ChromaIndex:
+    """Generations of one logical index, behind an alias collection named `name`."""
+
+    def __init__(self, client, name: str = "medfaq", where: str = ""):
+        self.client = client
+        self.name = name
+        self.where = where or name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChromaIndex:
+        where = settings.chroma_url or str(settings.index_path)
+        return cls(open_client(settings), settings.collection, where)
+
+    def _alias(self):
+        return self.client.get_or_create_collection(self.name, embedding_function=None)
+
+    def pointers(self) -> dict:
+        return dict(self._alias().metadata or {})
+
+    def active(self, model_name: str | None = None, *, missing_ok: bool = False):
+        """The active generation, checked against the expected model and schema version."""
+        name = self.pointers().get("active")
+        collection = None
+        if name:
+            try:
+                collection = self.client.get_collection(name, embedding_function=None)
+            except Exception:  # NotFoundError: the alias points at a dropped collection
+                collection = None
+        if collection is None:
+            if missing_ok:
+                return None
+            raise IndexNotReady(f"No index at {self.where}. Build it with: python -m ingest")
+        meta = collection.metadata or {}
+        found = (meta.get("embedding_model"), meta.get("schema_version"))
+        if model_name is not None and found != (model_name, SCHEMA_VERSION):
+            raise IndexMismatch(
+                f"The index at {self.where} was built with embedding model {found[0]!r} and "
+                f"schema v{found[1]}, but this code uses {model_name!r} and schema "
+                f"v{SCHEMA_VERSION}. Rebuild it with: python -m ingest --rebuild"
+            )
+        return collection
+
+    def create_generation(self, model_name: str):
+        return self.client.create_collection(
+            f"{self.name}-g{uuid.uuid4().hex[:12]}",
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={
+                "embedding_model": model_name,
+                "schema_version": SCHEMA_VERSION,
+                "created": time.time(),
+            },
+        )
+
+    def activate(self, collection) -> None:
+        """Point readers at `collection` in one metadata write, keeping one previous
+        generation so processes still reading it keep working until they reload."""
+        current = self.pointers().get("active")
+        pointers = {"active": collection.name, "schema_version": SCHEMA_VERSION}
+        if current and current != collection.name:
+            pointers["previous"] = current
+        self._alias().modify(metadata=pointers)
+        self.drop_stale()
+
+    def drop_stale(self, min_age: float = 0.0) -> None:
+        """Drop generations that are neither active nor previous (and at least min_age old)."""
+        keep = {self.name, *self.pointers().values()}
+        for collection in self.client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name in keep or not name.startswith(f"{self.name}-g"):
+                continue
+            created = (self.client.get_collection(name).metadata or {}).get("created", 0)
+            if time.time() - float(created) >= min_age:
+                self.drop(name)
+
+    def drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):  # already gone: nothing to drop
+            self.client.delete_collection(name)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What gets embedded for a passage: its section title gives short paragraphs context."""
+    if chunk.kind == "faq":
+        return chunk.text
+    leaf = chunk.section.split(" > ")[-1]
+    return f"{leaf}\n{chunk.text}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Chroma record: a passage, or one of its sentences."""
+
+    id: str
+    document: str
+    meta: dict
+    embed_text: str
+
+    @property
+    def chunk_id(self) -> str:
+        return self.meta.get("chunk", self.id)
+
+
+def chunk_records(chunks: Iterable[Chunk]) -> list[Record]:
+    """A record for each chunk and each of its sentences, in chunk order.
+
+    `slot` names a chunk's place (source, section, kind, ordinal) so that an edited chunk
+    can be told from an added one.
+    """
+    records = []
+    ordinals: Counter = Counter()
+    for chunk in chunks:
+        slot_key = (chunk.source, chunk.section, chunk.kind)
+        ordinals[slot_key] += 1
+        text = embedding_text(chunk)
+        meta = {
+            "kind": chunk.kind,
+            "source": chunk.source,
+            "title": chunk.title,
+            "date": chunk.date,
+            "section": chunk.section,
+            "start": chunk.start,
+            "end": chunk.end,
+            "faq": chunk.faq or 0,
+            "slot": "|".join(map(str, (*slot_key, ordinals[slot_key]))),
+            "embed_hash": _hash(text),
+        }
+        records.append(Record(chunk.id, chunk.text, meta, text))
+        for seq, span in enumerate(chunk.sentences):
+            span_meta = {
+                "kind": span.role,
+                "chunk": chunk.id,
+                "seq": seq,
+                "source": chunk.source,
+                "section": chunk.section,
+                "start": span.start,
+                "end": span.end,
+                "embed_hash": _hash(span.text),
+            }
+            records.append(Record(f"{chunk.id}-s{seq}", span.text, span_meta, span.text))
+    return records
+
+
+def chunks_from_records(ids: list[str], documents: list[str], metadatas: list[dict]) -> list[Chunk]:
+    """Rebuild Chunks (with their sentences) from what chunk_records stored."""
+    spans: dict[str, list[tuple[int, Span]]] = {}
+    passages = []
+    for id_, doc, meta in zip(ids, documents, metadatas, strict=True):
+        if meta["kind"] in PASSAGE_KINDS:
+            passages.append((id_, doc, meta))
+        else:
+            span = Span(meta["start"], meta["end"], doc, meta["kind"])
+            spans.setdefault(meta["chunk"], []).append((meta["seq"], span))
+    chunks = [
+        Chunk(
+            id=id_,
+            source=meta["source"],
+            title=meta["title"],
+            date=meta["date"],
+            section=meta["section"],
+            kind=meta["kind"],
+            text=doc,
+            start=meta["start"],
+            end=meta["end"],
+            faq=meta["faq"] or None,
+            sentences=tuple(s for _, s in sorted(spans.get(id_, []))),
+        )
+        for id_, doc, meta in passages
+    ]
+    return sorted(chunks, key=lambda c: (c.source, c.start))
+
+
+def sync_index(
+    documents: list[SourceDocument],
+    problems: list[LoadProblem],
+    index: ChromaIndex,
+    embedder,
+    *,
+    max_chars: int = 700,
+    rebuild: bool = False,
+    progress: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> IngestSummary:
+    """Bring the index in line with the corpus, writing only what changed.
+
+    An unchanged corpus writes nothing and never loads the model. Files that failed to load
+    keep their previous chunks: a broken file never deletes what was indexed from it.
+    Counts are per chunk: `updated` is a chunk whose place in its file (source, section,
+    position) existed before with other content or offsets.
+    """
+    began = clock()
+    chunks = [c for doc in documents for c in chunk_document(doc, max_chars)]
+    active = index.active(None if rebuild else embedder.model_name, missing_ok=True)
+    rows = _read_rows(active) if active is not None else []
+    old = {r.id: r.meta for r in rows if r.meta["kind"] in PASSAGE_KINDS}
+    failed = {p.source for p in problems}
+    carried = {i for i, meta in old.items() if meta["source"] in failed}
+    wanted = {c.id for c in chunks} | carried
+    fresh = {c.id for c in chunks} - set(old)
+    gone = set(old) - wanted
+    records = chunk_records(chunks)
+    slots = {r.id: r.meta["slot"] for r in records if r.id in fresh}
+    updated = len(set(slots.values()) & {old[i]["slot"] for i in gone})
+
+    def summary(**counts) -> IngestSummary:
+        seconds = round(clock() - began, 3)
+        return IngestSummary(len(documents), len(chunks), seconds=seconds, **counts)
+
+    if active is not None and not rebuild and wanted == set(old):
+        index.drop_stale(min_age=ORPHAN_AGE_SECONDS)
+        return summary(added=0, updated=0, unchanged=len(old), deleted=0)
+
+    if rebuild:  # re-embed everything, including chunks carried over from broken files
+        keep_rows: list[_Row] = []
+        carried_rows = [r for r in rows if (r.id in carried or r.meta.get("chunk") in carried)]
+        carried_chunks = chunks_from_records(*_columns(carried_rows))
+        write = records + chunk_records(carried_chunks)
+        reuse: dict = {}
+    else:
+        keep_rows = [r for r in rows if r.id in wanted or r.meta.get("chunk") in wanted]
+        write = [r for r in records if r.chunk_id in fresh]
+        reuse = {r.meta["embed_hash"]: r.embedding for r in rows}
+
+    generation = index.create_generation(embedder.model_name)
+    try:
+        vectors = _embed_missing([r.embed_text for r in write], reuse, embedder, progress)
+        _add(generation, keep_rows)
+        _add(
+            generation,
+            [_Row(r.id, vectors[r.meta["embed_hash"]], r.document, r.meta) for r in write],
+        )
+        expected = len(keep_rows) + len(write)
+        if generation.count() != expected:
+            raise RuntimeError(
+                f"index write incomplete: {generation.count()} of {expected} records"
+            )
+        index.activate(generation)
+    except BaseException:
+        index.drop(generation.name)
+        raise
+    return summary(
+        added=len(fresh) - updated,
+        updated=updated,
+        unchanged=len(wanted & set(old)),
+        deleted=len(gone) - updated,
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: str
+    embedding: np.ndarray
+    document: str
+    meta: dict
+
+
+def _read_rows(collection) -> list[_Row]:
+    got = collection.get(include=["embeddings", "documents", "metadatas"])
+    columns = (got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+    return [
+        _Row(i, np.asarray(e, dtype=np.float32), d, m) for i, e, d, m in zip(*columns, strict=True)
+    ]
+
+
+def _columns(rows: list[_Row]) -> tuple[list, list, list]:
+    return [r.id for r in rows], [r.document for r in rows], [r.meta for r in rows]
+
+
+def _embed_missing(texts: list[str], reuse: dict, embedder, progress: bool) -> dict:
+    vectors = dict(reuse)
+    missing = list(dict.fromkeys(t for t in texts if _hash(t) not in vectors))
+    if missing:
+        for text, vector in zip(missing, embedder.embed(missing, progress=progress), strict=True):
+            vectors[_hash(text)] = vector
+    return vectors
+
+
+def _add(collection, rows: list[_Row]) -> None:
+    for i in range(0, len(rows), _BATCH):
+        batch = rows[i : i + _BATCH]
+        collection.add(
+            ids=[r.id for r in batch],
+            embeddings=np.stack([r.embedding for r in batch]),
+            documents=[r.document for r in batch],
+            metadatas=[r.meta for r in batch],
+        )
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def ingest_corpus(
+    settings: Settings,
+    index: ChromaIndex,
+    embedder,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> tuple[IngestSummary, list[LoadProblem]]:
+    """Load the corpus folder and sync the index with it (one ingest at a time per folder)."""
+    from filelock import FileLock
+
+    from ingest.loading import load_corpus
+
+    documents, problems = load_corpus(settings.corpus_dir)
+    if not documents and not problems:
+        raise IndexNotReady(f"The corpus folder {settings.corpus_dir} has no documents.")
+    lock = None
+    if not settings.chroma_url:
+        settings.index_path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(settings.index_path / ".ingest.lock"))
+        lock.acquire(timeout=600)
+    try:
+        summary = sync_index(
+            documents,
+            problems,
+            index,
+            embedder,
+            max_chars=settings.max_chunk_chars,
+            rebuild=rebuild,
+            progress=progress,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+    return summary, problems

@@ -1,0 +1,75 @@
+"""Shared fixtures: settings pointed at temporary folders, embedders, a small corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.settings import PROJECT_ROOT, Settings
+
+CORPUS = PROJECT_ROOT / "corpus"
+ARTICLE = CORPUS / "medication-and-therapy.md"
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed-article.txt"  # the article as delivered, before it became Markdown
+
+
+class FakeEmbedder:
+    """Deterministic vectors from a text hash, for tests where meaning does not matter.
+    Counts what it embeds; with `forbid=True` any call fails the test."""
+
+    model_name = "fake-embedder"
+
+    def __init__(self, forbid: bool = False):
+        self.forbid = forbid
+        self.embedded: list[str] = []
+
+    def embed(self, texts, progress=False):
+        assert not self.forbid, "the embedding model was used, but nothing needed embedding"
+        self.embedded.extend(texts)
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            vector = np.random.default_rng(seed).normal(size=8).astype(np.float32)
+            rows.append(vector / np.linalg.norm(vector))
+        return np.stack(rows)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from ingest.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A writable copy of the real corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    """Two short Markdown files, for tests that edit, add and remove files."""
+    target = tmp_path / "small"
+    shutil.copytree(DATA / "small", target)
+    return target
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    def make(corpus: Path, **overrides) -> Settings:
+        return Settings.from_env({}, corpus_dir=corpus, index_path=tmp_path / "index", **overrides)
+
+    return make

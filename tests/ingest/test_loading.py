@@ -1,0 +1,119 @@
+"""Loading corpus files: formats, metadata, and files that cannot be used."""
+
+from pathlib import Path
+
+import pytest
+
+from ingest.loading import LoadError, load_corpus, load_document
+from tests.conftest import CORPUS
+
+
+def test_markdown_keeps_the_file_text_exactly_and_reads_front_matter():
+    doc = load_document(CORPUS / "medication-and-therapy.md", CORPUS)
+    assert doc.text == (CORPUS / "medication-and-therapy.md").read_bytes().decode("utf-8")
+    assert doc.source == "medication-and-therapy.md"
+    assert doc.title == "Combining Medication and Therapy for Mental Health"
+    assert doc.date == "2026-02-25"
+    assert doc.text[doc.body_start :].startswith("\nMedication and therapy address")
+
+
+def test_windows_line_endings_are_kept_so_offsets_stay_exact(tmp_path):
+    (tmp_path / "a.md").write_bytes(b"---\r\ntitle: A\r\n---\r\n\r\nOne.\r\n\r\nTwo.\r\n")
+    doc = load_document(tmp_path / "a.md", tmp_path)
+    assert "\r\n" in doc.text and doc.title == "A"
+
+
+def test_plain_text_takes_its_title_from_the_file_name(tmp_path):
+    (tmp_path / "sleep-and-mood.txt").write_text("Sleep matters.\n")
+    doc = load_document(tmp_path / "sleep-and-mood.txt", tmp_path)
+    assert (doc.title, doc.date, doc.text) == ("Sleep and mood", "", "Sleep matters.\n")
+
+
+def test_html_becomes_headings_and_paragraphs_with_its_metadata(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Talk Therapy</title><meta name='date' content='2024-05-01'>"
+        "<script>var x = 1;</script></head><body><h1>Talk Therapy</h1>"
+        "<h2>What is CBT?</h2><p>CBT challenges <b>unhelpful</b> thoughts.</p>"
+        "<ul><li>Weekly sessions.</li></ul></body></html>"
+    )
+    doc = load_document(tmp_path / "page.html", tmp_path)
+    assert doc.title == "Talk Therapy" and doc.date == "2024-05-01"
+    assert doc.text == "## What is CBT?\n\nCBT challenges unhelpful thoughts.\n\nWeekly sessions."
+
+
+def test_pdf_text_is_extracted(tmp_path):
+    (tmp_path / "note.pdf").write_bytes(_pdf("Therapy builds coping skills."))
+    doc = load_document(tmp_path / "note.pdf", tmp_path)
+    assert doc.text == "Therapy builds coping skills." and doc.title == "Note"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.md", b"", "empty"),
+        ("blank.txt", b"  \n\n ", "empty"),
+        ("binary.md", b"abc\x00\x01\x02def", "binary"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+        ("only-front-matter.md", b"---\ntitle: x\n---\n", "no text"),
+        ("bad-front-matter.md", b"---\ntitle: [unclosed\n---\nText.", "YAML"),
+        ("notes.docx", b"PK\x03\x04", "unsupported"),
+        ("broken.pdf", b"%PDF-1.4 garbage", "PDF"),
+    ],
+)
+def test_unusable_files_raise_a_clear_message(tmp_path, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(LoadError, match=reason):
+        load_document(tmp_path / name, tmp_path)
+
+
+def test_unreadable_file_is_reported_with_its_name(tmp_path, monkeypatch):
+    (tmp_path / "good.md").write_text("Fine text.")
+    (tmp_path / "locked.md").write_text("Secret.")
+    original = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "locked.md":
+            raise PermissionError(13, "Permission denied")
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    docs, problems = load_corpus(tmp_path)
+    assert [d.source for d in docs] == ["good.md"]
+    assert [(p.source, p.reason) for p in problems] == [
+        ("locked.md", "cannot read file (Permission denied)")
+    ]
+
+
+def test_corpus_skips_hidden_files_and_reports_bad_ones_without_stopping(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.md").write_text("Alpha.")
+    (tmp_path / ".hidden.md").write_text("Ignored.")
+    (tmp_path / "b.txt").write_bytes(b"\xff\xfe\x00")
+    docs, problems = load_corpus(tmp_path)
+    assert [d.source for d in docs] == ["sub/a.md"]
+    assert [p.source for p in problems] == ["b.txt"]
+
+
+def _pdf(text: str) -> bytes:
+    """A minimal one-page PDF showing `text` in Helvetica."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
