@@ -73,3 +73,12 @@ def make_settings(tmp_path):
         return Settings.from_env({}, corpus_dir=corpus, index_path=tmp_path / "index", **overrides)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def bot(tmp_path_factory, embedder):
+    """The real bot over the real corpus, with its index built once in a temporary folder."""
+    from bot.chat import Bot
+
+    settings = Settings.from_env({}, index_path=tmp_path_factory.mktemp("index"))
+    return Bot.build(settings, embedder=embedder)

@@ -1,0 +1,194 @@
+"""Query -> ranked evidence: dense search in Chroma, BM25, reciprocal-rank fusion, FAQ match."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import snowballstemmer
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+from rank_bm25 import BM25Okapi
+
+from bot.types import Chunk, Hit, Span
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the top ranks
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours out over own same she should so some such than that the their theirs them
+    then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself yourselves
+    ok okay please tell know want need get got also much many really thing things well good
+    best better way ways lot like make made go going feel im ive id dont cant wont isnt
+    arent doesnt one s t m d ll re ve someone something anything anyone people person
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed, lower-cased content words, for BM25 and for measuring query coverage.
+
+    >>> tokenize("Do SSRIs and therapies really work?")
+    ['ssris', 'therapi', 'work']
+    """
+    words = [
+        w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'", "")) if w not in STOPWORDS
+    ]
+    return _STEMMER.stemWords(words)
+
+
+@dataclass(frozen=True)
+class SentenceHit:
+    span: Span
+    chunk: Chunk
+    score: float  # cosine similarity to the query
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the answer composer needs about one query."""
+
+    hits: tuple[Hit, ...]  # fused passage ranking; score is the RRF score
+    dense: dict[str, float]  # chunk id -> cosine similarity, for the passages Chroma returned
+    faqs: tuple[Hit, ...]  # FAQ chunks by similarity of their question to the query
+    sentences: tuple[SentenceHit, ...]  # sentences of the top passages, best first
+    coverage: float  # share of the query's content words found anywhere in the corpus
+
+
+class Retriever:
+    """Hybrid retrieval over one index generation. Safe to share between threads: after
+    construction nothing is mutated."""
+
+    def __init__(self, chunks: list[Chunk], vectors: dict[str, np.ndarray], collection, embedder):
+        self.chunks = chunks
+        self.by_id = {c.id: c for c in chunks}
+        self.collection = collection
+        self.embedder = embedder
+        self._bm25 = BM25Okapi([tokenize(f"{c.section} {c.text}") for c in chunks])
+        self._vocabulary = {t for c in chunks for t in tokenize(f"{c.section} {c.text}")}
+        self._faqs = [c for c in chunks if c.kind == "faq" and c.question]
+        self._faq_vectors = (
+            np.stack([vectors[f"{c.id}-s0"] for c in self._faqs]) if self._faqs else None
+        )
+        self._sentence_ids = {
+            c.id: [f"{c.id}-s{i}" for i in range(len(c.sentences))] for c in chunks
+        }
+        self._vectors = vectors
+
+    @property
+    def faq_chunks(self) -> list[Chunk]:
+        return list(self._faqs)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.embedder.embed([text])[0]
+
+    def retrieve(self, query: str, vector: np.ndarray, k: int = 4, pool: int = 10) -> Evidence:
+        """Fuse dense (Chroma) and BM25 rankings; score FAQ questions and candidate sentences."""
+        dense = self._dense(vector, pool)
+        keyword = self._keyword(query, pool)
+        fused: dict[str, float] = {}
+        for ranking in (list(dense), keyword):
+            for rank, chunk_id in enumerate(ranking):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, 0.0)))
+        hits = tuple(Hit(self.by_id[i], fused[i]) for i in order[:k])
+        return Evidence(
+            hits=hits,
+            dense=dense,
+            faqs=self.rank_faqs(vector),
+            sentences=self._sentences(vector, [h.chunk for h in hits]),
+            coverage=self.coverage(query),
+        )
+
+    def rank_faqs(self, vector: np.ndarray) -> tuple[Hit, ...]:
+        if self._faq_vectors is None:
+            return ()
+        sims = self._faq_vectors @ vector
+        return tuple(Hit(self._faqs[i], float(sims[i])) for i in np.argsort(-sims))
+
+    def coverage(self, query: str) -> float:
+        words = set(tokenize(query))
+        return len(words & self._vocabulary) / len(words) if words else 0.0
+
+    def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
+        got = self.collection.query(
+            query_embeddings=[vector],
+            n_results=min(n, len(self.chunks)),
+            where={"kind": {"$in": ["paragraph", "faq"]}},
+            include=["distances"],
+        )
+        return {i: 1.0 - d for i, d in zip(got["ids"][0], got["distances"][0], strict=True)}
+
+    def _keyword(self, query: str, n: int) -> list[str]:
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        best = np.argsort(-scores)[:n]
+        return [self.chunks[i].id for i in best if scores[i] > 0]
+
+    def _sentences(self, vector: np.ndarray, chunks: list[Chunk]) -> tuple[SentenceHit, ...]:
+        found = []
+        for chunk in chunks:
+            for span, sid in zip(chunk.sentences, self._sentence_ids[chunk.id], strict=True):
+                if span.role == "question":
+                    continue
+                found.append(SentenceHit(span, chunk, float(self._vectors[sid] @ vector)))
+        return tuple(sorted(found, key=lambda s: -s.score))
+
+
+class HybridRetriever(BaseRetriever):
+    """The hybrid ranking as a LangChain retriever, so it composes with LangChain chains.
+
+    Each Document carries the chunk's source, section, offsets and fused score in metadata.
+    """
+
+    retriever: Retriever
+    k: int = 4
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        evidence = self.retriever.retrieve(query, self.retriever.embed(query), k=self.k)
+        return [to_document(hit) for hit in evidence.hits]
+
+
+def to_document(hit: Hit) -> Document:
+    c = hit.chunk
+    metadata = {
+        "id": c.id,
+        "source": c.source,
+        "title": c.title,
+        "section": c.section,
+        "kind": c.kind,
+        "start": c.start,
+        "end": c.end,
+        "score": hit.score,
+    }
+    if c.faq:
+        metadata["faq"] = c.faq
+    return Document(page_content=c.text, metadata=metadata, id=c.id)
+
+
+def load_retriever(collection, embedder) -> Retriever:
+    """Read one index generation (records and vectors) into a Retriever."""
+    from ingest.indexing import chunks_from_records
+
+    got = collection.get(include=["documents", "metadatas", "embeddings"])
+    vectors = {
+        i: np.asarray(v, dtype=np.float32)
+        for i, v in zip(got["ids"], got["embeddings"], strict=True)
+    }
+    chunks = chunks_from_records(got["ids"], got["documents"], got["metadatas"])
+    return Retriever(chunks, vectors, collection, embedder)

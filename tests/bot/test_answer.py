@@ -1,0 +1,124 @@
+"""Answer composition (pure): routing, sentence choice, citations, abstention, verification."""
+
+from bot.answer import (
+    ABSTAIN_TEXT,
+    Thresholds,
+    compose_answer,
+    relevance,
+    select_sentences,
+    verify_citations,
+)
+from bot.retrieval import Evidence, SentenceHit
+from bot.types import Chunk, Hit, Span
+
+SOURCE = "## Help\n\nTherapy builds skills. They last for years. Pills help fast.\n\n### 1. Does it work?\n\nYes, it works well."
+T = Thresholds(abstain=0.4, coverage_weight=0.3, faq=0.7, faq_margin=0.05)
+
+
+def _span(text: str, role: str = "sentence") -> Span:
+    start = SOURCE.index(text)
+    return Span(start, start + len(text), text, role)
+
+
+def _chunk(kind: str, first: str, last: str, *sentences: Span, faq=None) -> Chunk:
+    start, end = SOURCE.index(first), SOURCE.index(last) + len(last)
+    return Chunk(
+        "id-" + kind,
+        "a.md",
+        "A",
+        "2024-01-01",
+        "Help",
+        kind,
+        SOURCE[start:end],
+        start,
+        end,
+        faq,
+        sentences,
+    )
+
+
+PARA = _chunk(
+    "paragraph",
+    "Therapy builds",
+    "Pills help fast.",
+    _span("Therapy builds skills."),
+    _span("They last for years."),
+    _span("Pills help fast."),
+)
+FAQ = _chunk(
+    "faq",
+    "1. Does",
+    "works well.",
+    _span("Does it work?", "question"),
+    _span("Yes, it works well."),
+    faq=1,
+)
+
+
+def evidence(faq_score=0.2, second=0.1, sims=(0.6, 0.5, 0.2), dense=0.6, coverage=1.0) -> Evidence:
+    sentences = tuple(
+        sorted(
+            (SentenceHit(s, PARA, score) for s, score in zip(PARA.sentences, sims, strict=True)),
+            key=lambda s: -s.score,
+        )
+    )
+    return Evidence(
+        hits=(Hit(PARA, 0.03), Hit(FAQ, 0.02)),
+        dense={PARA.id: dense, FAQ.id: 0.1},
+        faqs=(Hit(FAQ, faq_score), Hit(PARA, second)),
+        sentences=sentences,
+        coverage=coverage,
+    )
+
+
+def test_a_clear_faq_match_answers_with_the_faq_answer_verbatim():
+    answer = compose_answer(evidence(faq_score=0.9), T)
+    assert answer.mode == "faq"
+    assert answer.text == "Yes, it works well. [1]"
+    [c] = answer.citations
+    assert SOURCE[c.start : c.end] == c.quote == "Yes, it works well."
+
+
+def test_a_close_runner_up_sends_the_question_to_passages_instead():
+    assert compose_answer(evidence(faq_score=0.75, second=0.72), T).mode == "passages"
+
+
+def test_passages_answer_quotes_sentences_with_markers_and_context():
+    answer = compose_answer(evidence(sims=(0.3, 0.62, 0.58)), T)
+    assert answer.mode == "passages"
+    # "They last for years." leans on the sentence before it, which it takes along;
+    # "Therapy builds skills." is then already quoted and not repeated.
+    assert answer.text == "Therapy builds skills. They last for years. [1] Pills help fast. [2]"
+    assert [c.quote for c in answer.citations] == [
+        "Therapy builds skills. They last for years.",
+        "Pills help fast.",
+    ]
+    assert all(SOURCE[c.start : c.end] == c.quote for c in answer.citations)
+
+
+def test_sentences_far_below_the_best_are_left_out():
+    chosen = select_sentences(evidence(sims=(0.7, 0.5, 0.2)).sentences, (), T)
+    assert [s.span.text for s in chosen] == ["Therapy builds skills."]
+
+
+def test_low_relevance_abstains_with_suggestions_and_no_citations():
+    answer = compose_answer(evidence(sims=(0.2, 0.1, 0.1), dense=0.3), T)
+    assert answer.mode == "abstain" and answer.abstained
+    assert answer.citations == ()
+    assert answer.suggestions == ("Does it work?",)
+    assert answer.text.startswith(ABSTAIN_TEXT) and "- Does it work?" in answer.text
+
+
+def test_missing_content_words_lower_relevance():
+    assert relevance(evidence(coverage=1.0), 0.3) - relevance(evidence(coverage=0.0), 0.3) == 0.3
+    assert compose_answer(evidence(sims=(0.5, 0.1, 0.1), dense=0.5, coverage=0.2), T).abstained
+
+
+def test_verification_drops_a_quote_that_is_not_at_its_offsets():
+    answer = compose_answer(evidence(sims=(0.3, 0.62, 0.58)), T)
+    edited = {"a.md": SOURCE.replace("Pills help fast.", "Pills help slowly.")}
+    checked = verify_citations(answer, edited)
+    assert [c.n for c in checked.citations] == [1]
+    assert "Pills" not in checked.text
+    assert verify_citations(answer, {"a.md": ""}).abstained
+    assert verify_citations(answer, {"a.md": SOURCE}) == answer

@@ -1,0 +1,143 @@
+"""The real bot over the real corpus: routing, citations, abstention, follow-ups, safety order."""
+
+import re
+
+import pytest
+
+from bot import safety
+from bot.retrieval import HybridRetriever
+from tests.conftest import ARTICLE
+
+FAQS = re.findall(r"^### (\d+)\. (.+)$", ARTICLE.read_text(encoding="utf-8"), re.M)
+
+
+def assert_citations_verbatim(bot, answer):
+    for c in answer.citations:
+        assert bot.sources[c.source][c.start : c.end] == c.quote
+
+
+@pytest.mark.parametrize(("number", "question"), FAQS)
+def test_each_faq_asked_verbatim_gets_its_own_answer_cited(bot, number, question):
+    answer = bot.ask(question)
+    assert answer.mode == "faq"
+    [citation] = answer.citations
+    assert citation.section.endswith(f"{number}. {question}")
+    assert answer.text.endswith(f"{citation.quote} [1]")
+    assert_citations_verbatim(bot, answer)
+
+
+def test_asking_faq_8_verbatim_also_gets_the_advice_to_talk_to_the_prescriber(bot):
+    answer = bot.ask("Can I stop medication once therapy starts?")
+    assert answer.text.startswith(safety.boundary_reply(safety.detect_boundary("stop my meds")))
+
+
+def test_a_body_question_is_answered_from_the_right_sentence(bot):
+    answer = bot.ask("What helps with OCD?")
+    assert answer.mode == "passages"
+    assert "For OCD, antipsychotics paired with ERP" in answer.citations[0].quote
+    assert len(answer.citations[0].quote) < 400
+    assert answer.text.endswith("[1]") or "[1]" in answer.text
+    assert_citations_verbatim(bot, answer)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What's the weather in Paris tomorrow?", "Give me a recipe for lasagna", "Write a bash loop"],
+)
+def test_out_of_scope_questions_abstain_with_suggestions_and_no_sources(bot, question):
+    answer = bot.ask(question)
+    assert answer.abstained and answer.citations == ()
+    assert len(answer.suggestions) == 3
+    assert all(s in [q for _, q in FAQS] for s in answer.suggestions)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "follow_up", "expected"),
+    [
+        ("Should I track my mood?", "What tools can I use for that?", "through apps or journals"),
+        (
+            "How do I find a psychiatrist?",
+            "What happens at the first visit with them?",
+            "psychiatrist",
+        ),
+        ("Do medication and therapy work better together?", "Why?", "medication"),
+    ],
+)
+def test_a_follow_up_is_answered_about_the_earlier_topic(bot, earlier, follow_up, expected):
+    alone = bot.ask(follow_up)
+    follow = bot.ask(follow_up, [earlier])
+    assert alone.abstained  # the pronoun means nothing without the earlier turn
+    assert follow.citations and expected in follow.citations[0].quote
+    assert_citations_verbatim(bot, follow)
+
+
+def test_how_long_until_that_works_is_about_the_earlier_question(bot):
+    first = "Can medication and therapy be used at the same time?"
+    follow = bot.ask("How long until that works?", [first])
+    assert follow.mode == "faq" and follow.citations[0].section.startswith(
+        "Frequently Asked Questions > 5."
+    )
+
+
+def test_a_self_contained_question_ignores_the_history(bot):
+    answer = bot.ask("Are there side effects when using both?", ["What helps with OCD?"])
+    assert answer.mode == "faq" and "nausea" in answer.citations[0].quote
+
+
+def test_crisis_comes_before_retrieval_and_stays_on(bot):
+    crisis = bot.ask("I want to end my life")
+    assert crisis.mode == "crisis" and crisis.crisis and not crisis.abstained
+    assert "988" in crisis.text and "116 123" in crisis.text and crisis.citations == ()
+    later = bot.ask("jk", ["I want to end my life"])
+    assert later.crisis and "988" in later.text
+    question = bot.ask("What is DBT?", ["I want to end my life", "jk"])
+    assert question.crisis and "988" in question.text and question.citations
+
+
+def test_stopping_medication_cites_the_tapering_faq_and_gives_no_instructions(bot):
+    answer = bot.ask("Can I just stop taking my sertraline?")
+    assert answer.mode == "boundary"
+    assert "prescriber" in answer.text
+    [citation] = answer.citations
+    assert "tapering" in citation.quote and citation.section.startswith(
+        "Frequently Asked Questions > 8."
+    )
+
+
+def test_dose_questions_get_no_numbers(bot):
+    answer = bot.ask("How many mg of sertraline should I take if I missed a dose?")
+    assert answer.mode == "boundary" and answer.citations == ()
+    assert not re.search(r"\d", answer.text) and "pharmacist" in answer.text
+
+
+def test_input_hygiene(bot):
+    assert bot.ask("   \n\t ").mode == "notice"
+    long = bot.ask("Do medication and therapy work better together? " + "x" * 3000)
+    assert long.notices == (safety.TRUNCATED_NOTICE,)
+    assert (
+        bot.ask("¿Puedo dejar la medicación cuando empiezo la terapia?").text
+        == safety.NON_ENGLISH_REPLY
+    )
+    marked = bot.ask(
+        "<script>alert(1)</script> Do medication and therapy work better together?\x00"
+    )
+    assert marked.mode == "faq"
+
+
+def test_the_hybrid_retriever_is_a_langchain_retriever_with_metadata(bot):
+    retriever = HybridRetriever(retriever=bot.retriever, k=3)
+    docs = retriever.invoke("exposure and response prevention for OCD")
+    assert len(docs) == 3
+    top = docs[0]
+    assert "ERP (exposure and response prevention)" in top.page_content
+    source_text = bot.sources[top.metadata["source"]]
+    assert source_text[top.metadata["start"] : top.metadata["end"]] == top.page_content
+    assert top.metadata["section"] == "Benefits of Combining Medication and Therapy"
+
+
+def test_keyword_search_finds_what_embeddings_alone_rank_lower(bot):
+    r = bot.retriever
+    query = "ERP"
+    vector = r.embed(query)
+    evidence = r.retrieve(query, vector, k=1)
+    assert "ERP" in evidence.hits[0].chunk.text
