@@ -17,6 +17,7 @@ PATTERNS_PATH = DATA_DIR / "safety_patterns.yaml"
 
 # Detection reads at most this much text (bounded regex cost); clean_input cuts far earlier.
 MAX_SCAN_CHARS = 20_000
+_FUZZY_MAX = 30  # longest token worth checking for a typo of a key word
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,14 @@ def clean_input(text: str | None, max_chars: int = 2000) -> CleanInput:
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc\u0060\u00b4\u2032]")
 _OD_PAST = re.compile(r"\bOD(?:['\u2019-]?(?:d|ed|ing|s))\b")
 _OD_PAST_ANY_CASE = re.compile(r"\bo\.?d\.?['\u2019-](?:d|ed|ing)\b")
-_LEET_RUN = re.compile(r"[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
+_LEET_RUN = re.compile(r"[a-z0-9@$]+")  # runs; fix() leaves those without a digit alone
 _NUMBER_UNIT = re.compile(r"\d+(?:[.,]\d+)?[a-z]{0,4}")
 _LEET_I = str.maketrans("013457@$", "oieastas")  # k1ll -> kill
 _LEET_L = str.maketrans("013457@$", "oleastas")  # ki11 -> kill
 _INNER_BANG = re.compile(r"(?<=[a-z])[!|](?=[a-z])")
-_STARRED = re.compile(r"[a-z*]*[a-z][a-z*]*\*[a-z*]*|[a-z*]*\*[a-z*]*[a-z][a-z*]*")
+# Runs of letters and stars; one with both may be a starred-out word ("k*ll"). A simpler pattern
+# than "letters around a star" keeps matching linear on long runs of letters.
+_STARRED = re.compile(r"[a-z*]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _SPACED_LETTERS = re.compile(r"\b(?:[a-z] ){3,}[a-z]\b")
 # Cyrillic/Greek look-alikes, mapped only inside tokens that also hold ASCII letters ("kіll").
@@ -140,7 +143,7 @@ def _mixed_script(token: str) -> str:
 def _unleet(text: str, table: dict) -> str:
     def fix(m: re.Match) -> str:
         run = m.group()
-        if not re.search(r"[a-z]", run) or _NUMBER_UNIT.fullmatch(run):
+        if run.isalpha() or not re.search(r"[a-z]", run) or _NUMBER_UNIT.fullmatch(run):
             return run  # plain numbers and "50mg", "2nd", "5kms" stay as they are
         return run.translate(table)
 
@@ -152,6 +155,8 @@ def _unstar(text: str) -> str:
 
     def fix(m: re.Match) -> str:
         token = m.group()
+        if "*" not in token or token.strip("*") == "" or len(token) > _FUZZY_MAX:
+            return token
         rx = re.compile(re.sub(r"\*+", "[a-z]{1,3}", re.escape(token).replace(r"\*", "*")))
         return next((w for w in words if rx.fullmatch(w)), token)
 
@@ -182,7 +187,9 @@ def _fix_token(token: str) -> str:
         split = _split_compound(token)
         if split != token:
             return " ".join(_fix_token(t) for t in split.split())
-    if len(token) < p["fuzzy_min"] or token in p["fuzzy_keep"] or not token.isascii():
+    # A typo'd word is short; comparing a long run of junk with every target costs seconds.
+    too_long = len(token) > _FUZZY_MAX
+    if too_long or len(token) < p["fuzzy_min"] or token in p["fuzzy_keep"] or not token.isascii():
         return token
     targets = [t for t in p["fuzzy_targets"] if t[0] == token[0]]
     if token in targets:
