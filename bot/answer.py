@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.retrieval import Evidence, SentenceHit
+from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit, Span
 
 # A sentence opening with one of these leans on the sentence before it ("They might
@@ -24,15 +25,29 @@ class Thresholds:
     coverage_weight: float
     faq: float
     faq_margin: float
+    lexical_weight: float = 0.0
     sentence_window: float = 0.08
     max_sentences: int = 3
 
+    @classmethod
+    def from_settings(cls, s: Settings, **overrides) -> Thresholds:
+        values = dict(
+            abstain=s.abstain_threshold,
+            coverage_weight=s.coverage_weight,
+            faq=s.faq_threshold,
+            faq_margin=s.faq_margin,
+            lexical_weight=s.lexical_weight,
+            max_sentences=s.max_sentences,
+        )
+        return cls(**{**values, **overrides})
 
-def relevance(evidence: Evidence, coverage_weight: float) -> float:
-    """How well the article covers the question: the best dense match (passage or
-    sentence), lowered when the question's content words are missing from the corpus."""
-    best = max([*evidence.dense.values(), *(s.score for s in evidence.sentences[:1])], default=0.0)
-    return best - coverage_weight * (1.0 - evidence.coverage)
+
+def relevance(evidence: Evidence, t: Thresholds) -> float:
+    """How well the article covers the question: the best match (passage, or sentence with
+    its word overlap), lowered when the question's content words are missing from the corpus."""
+    best_sentence = max((sentence_score(s, t) for s in evidence.sentences), default=0.0)
+    best = max([*evidence.dense.values(), best_sentence], default=0.0)
+    return best - t.coverage_weight * (1.0 - evidence.coverage)
 
 
 def matched_faq(faqs: tuple[Hit, ...], t: Thresholds) -> Hit | None:
@@ -48,7 +63,7 @@ def compose_answer(evidence: Evidence, t: Thresholds) -> Answer:
     faq = matched_faq(evidence.faqs, t)
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)
-    if relevance(evidence, t.coverage_weight) < t.abstain or not evidence.sentences:
+    if relevance(evidence, t) < t.abstain or not evidence.sentences:
         return abstain(evidence.faqs)
     return passages_answer(select_sentences(evidence.sentences, evidence.hits, t))
 
@@ -68,39 +83,43 @@ def abstain(faqs: tuple[Hit, ...], n: int = 3) -> Answer:
     return Answer("\n".join(lines), "abstain", suggestions=suggestions)
 
 
+def sentence_score(s: SentenceHit, t: Thresholds) -> float:
+    """Meaning first, with a share for the question's rarer words (names, conditions)."""
+    return s.similarity + t.lexical_weight * s.overlap
+
+
 def select_sentences(
     sentences: tuple[SentenceHit, ...], hits: tuple[Hit, ...], t: Thresholds
-) -> list[SentenceHit]:
-    """The best sentence and those close behind it, grouped by passage in ranking order and
-    in document order within a passage, without duplicates or questions."""
-    usable = [s for s in sentences if not s.span.text.rstrip().endswith("?")]
-    if not usable:
+) -> list[tuple[SentenceHit, float]]:
+    """The best sentence and those close behind it (with their scores), grouped by passage in
+    ranking order and in document order within a passage, without duplicates or questions."""
+    scored = sorted(
+        ((s, sentence_score(s, t)) for s in sentences if not s.span.text.rstrip().endswith("?")),
+        key=lambda pair: -pair[1],
+    )
+    if not scored:
         return []
-    floor = usable[0].score - t.sentence_window
-    chosen, seen = [], set()
-    for s in usable:
-        if s.score < floor or len(chosen) == t.max_sentences:
-            break
-        key = (s.chunk.source, s.span.start)
-        if key not in seen:
-            seen.add(key)
-            chosen.append(s)
+    floor = scored[0][1] - t.sentence_window
+    chosen = [pair for pair in scored[: t.max_sentences] if pair[1] >= floor]
     rank = {h.chunk.id: i for i, h in enumerate(hits)}
-    best_rank = {}
-    for s in chosen:  # passages follow the rank of their best sentence
+    best_rank: dict[str, int] = {}
+    for s, _ in chosen:  # passages follow the rank of their best sentence
         best_rank.setdefault(s.chunk.id, len(best_rank))
     return sorted(
-        chosen, key=lambda s: (best_rank[s.chunk.id], rank.get(s.chunk.id, 0), s.span.start)
+        chosen,
+        key=lambda p: (best_rank[p[0].chunk.id], rank.get(p[0].chunk.id, 0), p[0].span.start),
     )
 
 
-def passages_answer(chosen: list[SentenceHit]) -> Answer:
+def passages_answer(chosen: list[tuple[SentenceHit, float]]) -> Answer:
+    """Each chosen sentence, cited; a sentence of an FAQ answer brings the whole (short,
+    vetted) answer, and one leaning on the sentence before it brings that one too."""
     parts, citations = [], []
-    for s in chosen:
-        span = with_context(s.chunk, s.span)
+    for s, score in chosen:
+        span = s.chunk.answer if s.chunk.kind == "faq" else with_context(s.chunk, s.span)
         if any(c.start <= span.start and span.end <= c.end for c in citations):
-            continue  # already quoted as context of another sentence
-        citation = cite(len(citations) + 1, s.chunk, span, s.score)
+            continue  # already quoted
+        citation = cite(len(citations) + 1, s.chunk, span, score)
         citations.append(citation)
         parts.append(f"{span.text} [{citation.n}]")
     return Answer(" ".join(parts), "passages", tuple(citations))

@@ -14,6 +14,7 @@ import numpy as np
 from bot import safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.retrieval import Retriever, load_retriever
+from bot.semantic_safety import ExemplarBank, build_exemplar_bank, semantic_crisis
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit
 
@@ -26,6 +27,8 @@ _FOLLOW_UP = re.compile(
     r"|\b(?:that|this|it|they|them|those|these)\b",
     re.IGNORECASE,
 )
+# How many earlier messages are checked for a crisis, which keeps the resources on.
+_FLAG_LOOKBACK = 20
 # What a person might say when asking whether stopping is safe: used to find the FAQ on it.
 _STOPPING_PROBE = "Can I stop taking my medication?"
 
@@ -48,6 +51,15 @@ def context_turn(history: Sequence[str], depth: int = 2) -> str | None:
     return " ".join(turns) or None
 
 
+def stopping_in_context(question: str, context: str | None) -> safety.Verdict | None:
+    """A follow-up such as "Can I stop it once therapy starts?" asks about stopping what the
+    earlier question named; the earlier question alone must not be the stopping one."""
+    if not context or safety.detect_boundary(context):
+        return None
+    verdict = safety.detect_boundary(f"{context} {question}")
+    return verdict if verdict and verdict.kind == "stopping" else None
+
+
 @dataclass
 class Bot:
     """Built once (index, embedder, settings), then asked any number of questions, from any
@@ -56,16 +68,10 @@ class Bot:
     retriever: Retriever
     sources: dict[str, str]  # source -> its text, to verify every quote before it is shown
     settings: Settings
+    exemplars: ExemplarBank | None = None  # for the semantic crisis check beside the rules
 
     def __post_init__(self) -> None:
-        s = self.settings
-        self.thresholds = Thresholds(
-            abstain=s.abstain_threshold,
-            coverage_weight=s.coverage_weight,
-            faq=s.faq_threshold,
-            faq_margin=s.faq_margin,
-            max_sentences=s.max_sentences,
-        )
+        self.thresholds = Thresholds.from_settings(self.settings)
 
     @classmethod
     def build(
@@ -98,47 +104,64 @@ class Bot:
                 say(f"Skipped corpus file {problem}")
         retriever = load_retriever(index.active(embedder.model_name), embedder)
         documents, _ = load_corpus(settings.corpus_dir)
-        bot = cls(retriever, {d.source: d.text for d in documents}, settings)
-        _ = bot.stopping_faq  # loads the model now, so the first question is not the slow one
+        exemplars = build_exemplar_bank(embedder.embed)
+        bot = cls(retriever, {d.source: d.text for d in documents}, settings, exemplars)
+        # Load the model and compile the safety patterns now, not on the first question.
+        _ = bot.stopping_faq
+        safety.detect_crisis("warm up")
         return bot
 
     def ask(self, question: str | None, history: Sequence[str] = ()) -> Answer:
         """Answer `question`; `history` holds the person's earlier messages, oldest first."""
         cleaned = safety.clean_input(question, self.settings.max_input_chars)
         notices = (safety.TRUNCATED_NOTICE,) if cleaned.truncated else ()
-        answer = self._reply(cleaned, history)
+        answer = self._reply(question or "", cleaned, history)
         flagged = self._flagged(history)
         if flagged and not answer.crisis:
             answer = self._keep_resources(answer, flagged)
         return dataclasses.replace(answer, notices=notices)
 
-    def _reply(self, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
+    def _reply(self, raw: str, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
         if cleaned.empty:
             return Answer(safety.EMPTY_REPLY, "notice")
-        crisis = safety.detect_crisis(cleaned.text)
+        # The whole message, not only the part that gets answered, is checked for a crisis;
+        # the phrase rules first, then the message's meaning against crisis examples.
+        vector = self.retriever.embed(cleaned.text)
+        crisis = safety.detect_crisis(raw) or self._semantic_crisis(vector)
         if crisis:
             log.info("crisis reply (rule %s)", crisis.rule)
             return Answer(safety.crisis_reply(crisis), "crisis", crisis=True)
         if safety.looks_non_english(cleaned.text):
             return Answer(safety.NON_ENGLISH_REPLY, "notice")
-        boundary = safety.detect_boundary(cleaned.text)
+        question = cleaned.text
+        context = context_turn(history) if history and is_follow_up(question) else None
+        boundary = safety.detect_boundary(question) or stopping_in_context(question, context)
         if boundary:
-            return self._boundary(boundary, cleaned.text)
-        return verify_citations(self._answer(cleaned.text, history), self.sources)
+            return self._boundary(boundary, question, vector)
+        return verify_citations(self._answer(question, vector, context), self.sources)
 
-    def _answer(self, question: str, history: Sequence[str]) -> Answer:
+    def _answer(self, question: str, vector: np.ndarray, context: str | None) -> Answer:
         """A follow-up is retrieved with the earlier question blended in: its words join the
         keyword query and its embedding is added to the question's with `context_weight`."""
-        retriever, k = self.retriever, self.settings.top_k
-        vector = retriever.embed(question)
-        context = context_turn(history) if history and is_follow_up(question) else None
-        if context and matched_faq(retriever.rank_faqs(vector), self.thresholds) is None:
+        retriever, t = self.retriever, self.thresholds
+        if context and matched_faq(retriever.rank_faqs(vector), t) is None:
             vector = vector + self.settings.context_weight * retriever.embed(context)
             vector = vector / np.linalg.norm(vector)
             question = f"{context} {question}"
-        return compose_answer(retriever.retrieve(question, vector, k=k), self.thresholds)
+        evidence = retriever.retrieve(question, vector, k=self.settings.top_k)
+        routed = matched_faq(evidence.faqs, t)
+        stopping = self.stopping_faq
+        if routed is not None and stopping is not None and routed.chunk.id == stopping.chunk.id:
+            # The FAQ on stopping answers stopping questions, which the safety layer has
+            # already sent to _boundary: "Can I start therapy while on medication?" must not
+            # be told about tapering, however alike the embeddings find the two.
+            t = dataclasses.replace(t, faq=float("inf"))
+        return compose_answer(evidence, t)
 
-    def _boundary(self, verdict: safety.Verdict, question: str) -> Answer:
+    def _semantic_crisis(self, vector: np.ndarray) -> safety.Verdict | None:
+        return semantic_crisis(vector, self.exemplars) if self.exemplars is not None else None
+
+    def _boundary(self, verdict: safety.Verdict, question: str, vector: np.ndarray) -> Answer:
         """No instructions beyond the article. Stopping gets the article's FAQ on it, led by
         the advice to talk to the prescriber; mode "faq" when that FAQ is what was asked."""
         lead = safety.boundary_reply(verdict)
@@ -146,9 +169,7 @@ class Bot:
         if verdict.kind == "stopping" and faq is not None:
             answer = verify_citations(faq_answer(faq.chunk, faq.score, lead=lead), self.sources)
             if answer.citations:
-                asked = matched_faq(
-                    self.retriever.rank_faqs(self.retriever.embed(question)), self.thresholds
-                )
+                asked = matched_faq(self.retriever.rank_faqs(vector), self.thresholds)
                 mode = "faq" if asked is not None and asked.chunk.id == faq.chunk.id else "boundary"
                 return dataclasses.replace(answer, mode=mode)
         return Answer(lead, "boundary")
@@ -166,14 +187,19 @@ class Bot:
                 return chunk
         return None
 
-    @staticmethod
-    def _flagged(history: Sequence[str]) -> safety.Verdict | None:
+    def _flagged(self, history: Sequence[str]) -> safety.Verdict | None:
         """The latest crisis verdict among earlier messages: once flagged, a conversation keeps
         its resources visible (derived from the history, so no state is stored)."""
-        for turn in reversed(history):
-            verdict = safety.detect_crisis(safety.clean_input(turn).text or "")
+        turns = [t for t in (safety.clean_input(h).text for h in history[-_FLAG_LOOKBACK:]) if t]
+        for turn in reversed(turns):
+            verdict = safety.detect_crisis(turn)
             if verdict:
                 return verdict
+        if turns and self.exemplars is not None:
+            for vector in reversed(self.retriever.embedder.embed(turns)):
+                verdict = semantic_crisis(vector, self.exemplars)
+                if verdict:
+                    return verdict
         return None
 
     @staticmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +52,8 @@ def tokenize(text: str) -> list[str]:
 class SentenceHit:
     span: Span
     chunk: Chunk
-    score: float  # cosine similarity to the query
+    similarity: float  # cosine similarity to the query
+    overlap: float  # IDF-weighted share of the query's content words found in the sentence
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Evidence:
     hits: tuple[Hit, ...]  # fused passage ranking; score is the RRF score
     dense: dict[str, float]  # chunk id -> cosine similarity, for the passages Chroma returned
     faqs: tuple[Hit, ...]  # FAQ chunks by similarity of their question to the query
-    sentences: tuple[SentenceHit, ...]  # sentences of the top passages, best first
+    sentences: tuple[SentenceHit, ...]  # sentences of the top passages, most similar first
     coverage: float  # share of the query's content words found anywhere in the corpus
 
 
@@ -83,6 +86,14 @@ class Retriever:
             c.id: [f"{c.id}-s{i}" for i in range(len(c.sentences))] for c in chunks
         }
         self._vectors = vectors
+        self._sentence_tokens = {
+            sid: set(tokenize(span.text))
+            for c in chunks
+            for sid, span in zip(self._sentence_ids[c.id], c.sentences, strict=True)
+        }
+        counts = Counter(t for tokens in self._sentence_tokens.values() for t in tokens)
+        n = len(self._sentence_tokens)
+        self._idf = {t: math.log(1 + n / df) for t, df in counts.items()}
 
     @property
     def faq_chunks(self) -> list[Chunk]:
@@ -100,12 +111,17 @@ class Retriever:
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, 0.0)))
-        hits = tuple(Hit(self.by_id[i], fused[i]) for i in order[:k])
+        faqs = self.rank_faqs(vector)
+        # Sentences come from the whole fused pool and the closest FAQs, not only the top k:
+        # the sentence that answers is often in a passage ranked a little lower as a whole.
+        candidates = dict.fromkeys([*order, *(h.chunk.id for h in faqs[:3])])
         return Evidence(
-            hits=hits,
+            hits=tuple(Hit(self.by_id[i], fused[i]) for i in order[:k]),
             dense=dense,
-            faqs=self.rank_faqs(vector),
-            sentences=self._sentences(vector, [h.chunk for h in hits]),
+            faqs=faqs,
+            sentences=self._sentences(
+                vector, set(tokenize(query)), [self.by_id[i] for i in candidates]
+            ),
             coverage=self.coverage(query),
         )
 
@@ -136,14 +152,23 @@ class Retriever:
         best = np.argsort(-scores)[:n]
         return [self.chunks[i].id for i in best if scores[i] > 0]
 
-    def _sentences(self, vector: np.ndarray, chunks: list[Chunk]) -> tuple[SentenceHit, ...]:
+    def _sentences(
+        self, vector: np.ndarray, query_tokens: set[str], chunks: list[Chunk]
+    ) -> tuple[SentenceHit, ...]:
+        # Words missing from the corpus weigh as much as its rarest word: they still count
+        # against every sentence, so a question about something else finds no full overlap.
+        rarest = max(self._idf.values(), default=1.0)
+        weights = {t: self._idf.get(t, rarest) for t in query_tokens}
+        total = sum(weights.values()) or 1.0
         found = []
         for chunk in chunks:
             for span, sid in zip(chunk.sentences, self._sentence_ids[chunk.id], strict=True):
                 if span.role == "question":
                     continue
-                found.append(SentenceHit(span, chunk, float(self._vectors[sid] @ vector)))
-        return tuple(sorted(found, key=lambda s: -s.score))
+                shared = query_tokens & self._sentence_tokens[sid]
+                overlap = sum(weights[t] for t in shared) / total
+                found.append(SentenceHit(span, chunk, float(self._vectors[sid] @ vector), overlap))
+        return tuple(sorted(found, key=lambda s: -s.similarity))
 
 
 class HybridRetriever(BaseRetriever):

@@ -29,10 +29,11 @@ class Settings:
     max_sentences: int = 3
     context_weight: float = 0.5  # share of the earlier question's embedding in a follow-up
     # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
-    abstain_threshold: float = 0.369
-    coverage_weight: float = 0.35
+    abstain_threshold: float = 0.459
+    coverage_weight: float = 0.3
     faq_threshold: float = 0.58
     faq_margin: float = 0.06
+    lexical_weight: float = 0.4
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
 

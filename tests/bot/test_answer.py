@@ -1,9 +1,14 @@
 """Answer composition (pure): routing, sentence choice, citations, abstention, verification."""
 
+import dataclasses
+
+import pytest
+
 from bot.answer import (
     ABSTAIN_TEXT,
     Thresholds,
     compose_answer,
+    passages_answer,
     relevance,
     select_sentences,
     verify_citations,
@@ -55,12 +60,12 @@ FAQ = _chunk(
 )
 
 
-def evidence(faq_score=0.2, second=0.1, sims=(0.6, 0.5, 0.2), dense=0.6, coverage=1.0) -> Evidence:
+def evidence(
+    faq_score=0.2, second=0.1, sims=(0.6, 0.5, 0.2), dense=0.6, coverage=1.0, overlaps=(0, 0, 0)
+) -> Evidence:
+    pairs = zip(PARA.sentences, sims, overlaps, strict=True)
     sentences = tuple(
-        sorted(
-            (SentenceHit(s, PARA, score) for s, score in zip(PARA.sentences, sims, strict=True)),
-            key=lambda s: -s.score,
-        )
+        sorted((SentenceHit(s, PARA, sim, o) for s, sim, o in pairs), key=lambda s: -s.similarity)
     )
     return Evidence(
         hits=(Hit(PARA, 0.03), Hit(FAQ, 0.02)),
@@ -98,7 +103,22 @@ def test_passages_answer_quotes_sentences_with_markers_and_context():
 
 def test_sentences_far_below_the_best_are_left_out():
     chosen = select_sentences(evidence(sims=(0.7, 0.5, 0.2)).sentences, (), T)
-    assert [s.span.text for s in chosen] == ["Therapy builds skills."]
+    assert [s.span.text for s, _ in chosen] == ["Therapy builds skills."]
+
+
+def test_shared_rare_words_lift_a_sentence_above_a_merely_similar_one():
+    lexical = dataclasses.replace(T, lexical_weight=0.4)
+    ev = evidence(sims=(0.6, 0.3, 0.5), overlaps=(0.0, 0.0, 0.9))
+    assert [s.span.text for s, _ in select_sentences(ev.sentences, (), T)] == [
+        "Therapy builds skills."
+    ]
+    [(best, score)] = select_sentences(ev.sentences, (), lexical)
+    assert best.span.text == "Pills help fast." and score == pytest.approx(0.86)
+
+
+def test_a_sentence_of_an_faq_answer_brings_the_whole_answer():
+    answer = passages_answer([(SentenceHit(FAQ.sentences[1], FAQ, 0.7, 0.0), 0.7)])
+    assert answer.text == "Yes, it works well. [1]" and answer.citations[0].quote == FAQ.answer.text
 
 
 def test_low_relevance_abstains_with_suggestions_and_no_citations():
@@ -110,7 +130,9 @@ def test_low_relevance_abstains_with_suggestions_and_no_citations():
 
 
 def test_missing_content_words_lower_relevance():
-    assert relevance(evidence(coverage=1.0), 0.3) - relevance(evidence(coverage=0.0), 0.3) == 0.3
+    assert relevance(evidence(coverage=1.0), T) - relevance(
+        evidence(coverage=0.0), T
+    ) == pytest.approx(0.3)
     assert compose_answer(evidence(sims=(0.5, 0.1, 0.1), dense=0.5, coverage=0.2), T).abstained
 
 
