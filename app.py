@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# Before Gradio is imported: it reads this once, for its usage analytics and version check.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from bot.chat import Bot

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -113,12 +114,23 @@ class Bot:
 
     def ask(self, question: str | None, history: Sequence[str] = ()) -> Answer:
         """Answer `question`; `history` holds the person's earlier messages, oldest first."""
+        began = time.perf_counter()
         cleaned = safety.clean_input(question, self.settings.max_input_chars)
         notices = (safety.TRUNCATED_NOTICE,) if cleaned.truncated else ()
         answer = self._reply(question or "", cleaned, history)
         flagged = self._flagged(history)
         if flagged and not answer.crisis:
             answer = self._keep_resources(answer, flagged)
+        # Timings, modes and ids only: what people write is never logged.
+        ids = ",".join(f"{c.source}:{c.start}-{c.end}" for c in answer.citations)
+        ms = (time.perf_counter() - began) * 1000
+        log.info(
+            "answered mode=%s crisis=%s citations=[%s] in %.1f ms",
+            answer.mode,
+            answer.crisis,
+            ids,
+            ms,
+        )
         return dataclasses.replace(answer, notices=notices)
 
     def _reply(self, raw: str, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
