@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from bot.types import Chunk, SourceDocument, Span
 
 # Bump when chunk boundaries or stored fields change: every id changes with it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SECTION_SEPARATOR = " > "
 
 _HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")

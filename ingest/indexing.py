@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -26,6 +27,7 @@ from ingest.chunking import SCHEMA_VERSION, chunk_document
 from ingest.loading import LoadProblem
 
 PASSAGE_KINDS = ("paragraph", "faq")
+SENTENCES = "-sentences"  # a generation's sentence collection: its name plus this
 _BATCH = 1000
 # A generation that is neither active nor previous and older than this is a crashed
 # ingest's leftover; younger ones may belong to an ingest still running elsewhere.
@@ -72,6 +74,35 @@ def open_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One complete index: a collection of passages (the one searched) and one of their
+    sentences (read when the bot loads), built and dropped together."""
+
+    passages: Any
+    sentences: Any
+
+    @property
+    def name(self) -> str:
+        return self.passages.name
+
+    @property
+    def metadata(self) -> dict:
+        return dict(self.passages.metadata or {})
+
+    def count(self) -> int:
+        return self.passages.count() + self.sentences.count()
+
+    def get(self, include: list[str]) -> dict:
+        """Every record of both collections, as one Chroma `get` result."""
+        first, second = self.passages.get(include=include), self.sentences.get(include=include)
+
+        def column(got: dict, key: str) -> list:
+            return [] if got[key] is None else list(got[key])
+
+        return {key: column(first, key) + column(second, key) for key in ["ids", *include]}
+
+
 class ChromaIndex:
     """Generations of one logical index, behind an alias collection named `name`."""
 
@@ -91,47 +122,56 @@ class ChromaIndex:
     def pointers(self) -> dict:
         return dict(self._alias().metadata or {})
 
-    def active(self, model_name: str | None = None, *, missing_ok: bool = False):
+    def active(
+        self, model_name: str | None = None, *, missing_ok: bool = False
+    ) -> Generation | None:
         """The active generation, checked against the expected model and schema version."""
         name = self.pointers().get("active")
-        collection = None
+        generation = None
         if name:
             try:
-                collection = self.client.get_collection(name, embedding_function=None)
+                generation = Generation(
+                    self.client.get_collection(name, embedding_function=None),
+                    self.client.get_collection(name + SENTENCES, embedding_function=None),
+                )
             except Exception:  # NotFoundError: the alias points at a dropped collection
-                collection = None
-        if collection is None:
+                generation = None
+        if generation is None:
             if missing_ok:
                 return None
             raise IndexNotReady(f"No index at {self.where}. Build it with: python -m ingest")
-        meta = collection.metadata or {}
-        found = (meta.get("embedding_model"), meta.get("schema_version"))
+        found = (
+            generation.metadata.get("embedding_model"),
+            generation.metadata.get("schema_version"),
+        )
         if model_name is not None and found != (model_name, SCHEMA_VERSION):
             raise IndexMismatch(
                 f"The index at {self.where} was built with embedding model {found[0]!r} and "
                 f"schema v{found[1]}, but this code uses {model_name!r} and schema "
                 f"v{SCHEMA_VERSION}. Rebuild it with: python -m ingest --rebuild"
             )
-        return collection
+        return generation
 
-    def create_generation(self, model_name: str):
-        return self.client.create_collection(
-            f"{self.name}-g{uuid.uuid4().hex[:12]}",
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={
-                "embedding_model": model_name,
-                "schema_version": SCHEMA_VERSION,
-                "created": time.time(),
-            },
+    def create_generation(self, model_name: str) -> Generation:
+        name = f"{self.name}-g{uuid.uuid4().hex[:12]}"
+        meta = {
+            "embedding_model": model_name,
+            "schema_version": SCHEMA_VERSION,
+            "created": time.time(),
+        }
+        config = {"hnsw": {"space": "cosine"}}
+        make = self.client.create_collection
+        return Generation(
+            make(name, embedding_function=None, configuration=config, metadata=meta),
+            make(name + SENTENCES, embedding_function=None, configuration=config, metadata=meta),
         )
 
-    def activate(self, collection) -> None:
-        """Point readers at `collection` in one metadata write, keeping one previous
+    def activate(self, generation: Generation) -> None:
+        """Point readers at `generation` in one metadata write, keeping one previous
         generation so processes still reading it keep working until they reload."""
         current = self.pointers().get("active")
-        pointers = {"active": collection.name, "schema_version": SCHEMA_VERSION}
-        if current and current != collection.name:
+        pointers = {"active": generation.name, "schema_version": SCHEMA_VERSION}
+        if current and current != generation.name:
             pointers["previous"] = current
         self._alias().modify(metadata=pointers)
         self.drop_stale()
@@ -139,17 +179,18 @@ class ChromaIndex:
     def drop_stale(self, min_age: float = 0.0) -> None:
         """Drop generations that are neither active nor previous (and at least min_age old)."""
         keep = {self.name, *self.pointers().values()}
-        for collection in self.client.list_collections():
-            name = getattr(collection, "name", collection)
-            if name in keep or not name.startswith(f"{self.name}-g"):
-                continue
-            created = (self.client.get_collection(name).metadata or {}).get("created", 0)
+        names = {getattr(c, "name", c) for c in self.client.list_collections()}
+        stale = {n.removesuffix(SENTENCES) for n in names if n.startswith(f"{self.name}-g")} - keep
+        for name in stale:
+            part = name if name in names else name + SENTENCES
+            created = (self.client.get_collection(part).metadata or {}).get("created", 0)
             if time.time() - float(created) >= min_age:
                 self.drop(name)
 
     def drop(self, name: str) -> None:
-        with contextlib.suppress(Exception):  # already gone: nothing to drop
-            self.client.delete_collection(name)
+        for collection in (name, name + SENTENCES):
+            with contextlib.suppress(Exception):  # already gone: nothing to drop
+                self.client.delete_collection(collection)
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -327,8 +368,8 @@ class _Row:
     meta: dict
 
 
-def _read_rows(collection) -> list[_Row]:
-    got = collection.get(include=["embeddings", "documents", "metadatas"])
+def _read_rows(generation: Generation) -> list[_Row]:
+    got = generation.get(include=["embeddings", "documents", "metadatas"])
     columns = (got["ids"], got["embeddings"], got["documents"], got["metadatas"])
     return [
         _Row(i, np.asarray(e, dtype=np.float32), d, m) for i, e, d, m in zip(*columns, strict=True)
@@ -348,15 +389,18 @@ def _embed_missing(texts: list[str], reuse: dict, embedder, progress: bool) -> d
     return vectors
 
 
-def _add(collection, rows: list[_Row]) -> None:
-    for i in range(0, len(rows), _BATCH):
-        batch = rows[i : i + _BATCH]
-        collection.add(
-            ids=[r.id for r in batch],
-            embeddings=np.stack([r.embedding for r in batch]),
-            documents=[r.document for r in batch],
-            metadatas=[r.meta for r in batch],
-        )
+def _add(generation: Generation, rows: list[_Row]) -> None:
+    passages = [r for r in rows if r.meta["kind"] in PASSAGE_KINDS]
+    sentences = [r for r in rows if r.meta["kind"] not in PASSAGE_KINDS]
+    for collection, part in ((generation.passages, passages), (generation.sentences, sentences)):
+        for i in range(0, len(part), _BATCH):
+            batch = part[i : i + _BATCH]
+            collection.add(
+                ids=[r.id for r in batch],
+                embeddings=np.stack([r.embedding for r in batch]),
+                documents=[r.document for r in batch],
+                metadatas=[r.meta for r in batch],
+            )
 
 
 def _hash(text: str) -> str:

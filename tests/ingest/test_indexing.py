@@ -24,7 +24,7 @@ def run(settings, embedder, **kwargs):
 
 
 def snapshot(index: ChromaIndex, model="fake-embedder") -> dict[str, str]:
-    got = index.active(model).get(include=["documents"])
+    got = index.active(model).get(["documents"])
     return dict(zip(got["ids"], got["documents"], strict=True))
 
 
@@ -71,7 +71,7 @@ def test_a_removed_file_loses_its_chunks_and_an_added_one_gains_them(make_settin
     (small_corpus / "new.md").write_text("## New\n\nA new note.")
     summary, _, index = run(settings, FakeEmbedder())
     assert (summary.added, summary.deleted, summary.unchanged) == (1, 2, 4)
-    sources = {m["source"] for m in index.active("fake-embedder").get()["metadatas"]}
+    sources = {m["source"] for m in index.active("fake-embedder").get(["metadatas"])["metadatas"]}
     assert sources == {"sleep.md", "new.md"}
 
 
@@ -102,7 +102,8 @@ def test_a_write_failing_midway_leaves_the_previous_index_serving(
     assert index.pointers()["active"] == generation
     assert snapshot(index) == before
     names = {c.name for c in index.client.list_collections()}
-    assert names == {settings.collection, generation}, "the half-written generation is dropped"
+    expected = {settings.collection, generation, generation + "-sentences"}
+    assert names == expected, "the half-written generation is dropped"
 
     monkeypatch.setattr(indexing, "_add", real_add)
     summary, _, index = run(settings, FakeEmbedder())
@@ -113,11 +114,13 @@ def test_a_crashed_ingests_leftover_generation_is_swept_later(make_settings, sma
     settings = make_settings(small_corpus)
     _, _, index = run(settings, FakeEmbedder())
     leftover = index.create_generation("fake-embedder")
-    leftover.modify(metadata={**leftover.metadata, "created": 0.0})
+    for part in (leftover.passages, leftover.sentences):
+        part.modify(metadata={**part.metadata, "created": 0.0})
     young = index.create_generation("fake-embedder")  # maybe another ingest, still running
     run(settings, FakeEmbedder(forbid=True))
     names = {c.name for c in index.client.list_collections()}
-    assert leftover.name not in names and young.name in names
+    assert leftover.name not in names and leftover.name + "-sentences" not in names
+    assert young.name in names and young.name + "-sentences" in names
 
 
 def test_a_bad_file_is_skipped_and_keeps_what_was_indexed_from_it(make_settings, small_corpus):
@@ -156,7 +159,7 @@ def test_another_model_or_schema_is_refused_until_rebuilt(make_settings, small_c
 def test_records_round_trip_to_the_same_chunks(make_settings, small_corpus):
     settings = make_settings(small_corpus)
     _, _, index = run(settings, FakeEmbedder())
-    got = index.active("fake-embedder").get(include=["documents", "metadatas"])
+    got = index.active("fake-embedder").get(["documents", "metadatas"])
     stored = chunks_from_records(got["ids"], got["documents"], got["metadatas"])
     docs, _ = load_corpus(small_corpus)
     expected = sorted(
@@ -202,8 +205,8 @@ def test_real_model_end_to_end_from_the_command_line(tmp_path):
     import chromadb
 
     client = chromadb.PersistentClient(str(index_path))
-    active = client.get_collection(client.get_collection("medfaq").metadata["active"])
-    assert active.metadata["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    vectors = np.asarray(active.get(include=["embeddings"])["embeddings"])
+    active = ChromaIndex(client).active("sentence-transformers/all-MiniLM-L6-v2")
+    assert active.passages.count() == 28 and active.sentences.count() > 28
+    vectors = np.asarray(active.get(["embeddings"])["embeddings"])
     assert vectors.shape[1] == 384
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
