@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -33,7 +35,15 @@ STOPWORDS = frozenset(
     arent doesnt one s t m d ll re ve someone something anything anyone people person
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
-_STEMMER = snowballstemmer.stemmer("english")
+_STEMMERS = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def tokenize(text: str) -> list[str]:
@@ -45,7 +55,7 @@ def tokenize(text: str) -> list[str]:
     words = [
         w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'", "")) if w not in STOPWORDS
     ]
-    return _STEMMER.stemWords(words)
+    return [stem(w) for w in words]
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,9 @@ class Retriever:
 
     def retrieve(self, query: str, vector: np.ndarray, k: int = 4, pool: int = 10) -> Evidence:
         """Fuse dense (Chroma) and BM25 rankings; score FAQ questions and candidate sentences."""
+        tokens = tokenize(query)
         dense = self._dense(vector, pool)
-        keyword = self._keyword(query, pool)
+        keyword = self._keyword(tokens, pool)
         fused: dict[str, float] = {}
         for ranking in (list(dense), keyword):
             for rank, chunk_id in enumerate(ranking):
@@ -119,10 +130,8 @@ class Retriever:
             hits=tuple(Hit(self.by_id[i], fused[i]) for i in order[:k]),
             dense=dense,
             faqs=faqs,
-            sentences=self._sentences(
-                vector, set(tokenize(query)), [self.by_id[i] for i in candidates]
-            ),
-            coverage=self.coverage(query),
+            sentences=self._sentences(vector, set(tokens), [self.by_id[i] for i in candidates]),
+            coverage=self.coverage(tokens),
         )
 
     def rank_faqs(self, vector: np.ndarray) -> tuple[Hit, ...]:
@@ -131,21 +140,18 @@ class Retriever:
         sims = self._faq_vectors @ vector
         return tuple(Hit(self._faqs[i], float(sims[i])) for i in np.argsort(-sims))
 
-    def coverage(self, query: str) -> float:
-        words = set(tokenize(query))
+    def coverage(self, tokens: list[str]) -> float:
+        """The share of the query's content words found anywhere in the corpus."""
+        words = set(tokens)
         return len(words & self._vocabulary) / len(words) if words else 0.0
 
     def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         got = self.collection.query(
-            query_embeddings=[vector],
-            n_results=min(n, len(self.chunks)),
-            where={"kind": {"$in": ["paragraph", "faq"]}},
-            include=["distances"],
+            query_embeddings=[vector], n_results=min(n, len(self.chunks)), include=["distances"]
         )
         return {i: 1.0 - d for i, d in zip(got["ids"][0], got["distances"][0], strict=True)}
 
-    def _keyword(self, query: str, n: int) -> list[str]:
-        tokens = tokenize(query)
+    def _keyword(self, tokens: list[str], n: int) -> list[str]:
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens)
@@ -206,14 +212,15 @@ def to_document(hit: Hit) -> Document:
     return Document(page_content=c.text, metadata=metadata, id=c.id)
 
 
-def load_retriever(collection, embedder) -> Retriever:
-    """Read one index generation (records and vectors) into a Retriever."""
+def load_retriever(generation, embedder) -> Retriever:
+    """Read one index generation (records and vectors) into a Retriever that searches its
+    passage collection."""
     from ingest.indexing import chunks_from_records
 
-    got = collection.get(include=["documents", "metadatas", "embeddings"])
+    got = generation.get(include=["documents", "metadatas", "embeddings"])
+    ids = got["ids"]
     vectors = {
-        i: np.asarray(v, dtype=np.float32)
-        for i, v in zip(got["ids"], got["embeddings"], strict=True)
+        i: np.asarray(v, dtype=np.float32) for i, v in zip(ids, got["embeddings"], strict=True)
     }
-    chunks = chunks_from_records(got["ids"], got["documents"], got["metadatas"])
-    return Retriever(chunks, vectors, collection, embedder)
+    chunks = chunks_from_records(ids, got["documents"], got["metadatas"])
+    return Retriever(chunks, vectors, generation.passages, embedder)

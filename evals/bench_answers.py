@@ -3,8 +3,9 @@
 Three contenders over the same questions, after warm-up, interleaved so that machine noise
 hits all three alike:
   floor     one query embedding with the bundled model (no retrieval at all);
-  recipe    LangChain's default recipe: RecursiveCharacterTextSplitter(1000, 200) chunks in
-            a Chroma vector store, similarity_search(k=4);
+  recipe    LangChain's default recipe: RecursiveCharacterTextSplitter(1000, 200) chunks,
+            HuggingFaceEmbeddings (same bundled model), a Chroma vector store,
+            similarity_search(k=4);
   bot       this project's full answer: safety checks, hybrid retrieval, FAQ routing,
             sentence selection and citation verification.
 """
@@ -33,16 +34,23 @@ def questions() -> list[str]:
     )
 
 
-def build_recipe(settings, embedder, folder: str):
+def build_recipe(settings, folder: str):
     """LangChain's default RAG recipe over the same corpus and the same embedding model."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
+    from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from ingest.embedding import resolve_model
     from ingest.loading import load_corpus
 
+    embedder = HuggingFaceEmbeddings(
+        model_name=resolve_model(settings.embedding_model),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True},
+    )
     documents, _ = load_corpus(settings.corpus_dir)
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     chunks = splitter.split_documents(
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     bot = Bot.build()
     embedder = bot.retriever.embedder
     with tempfile.TemporaryDirectory() as folder:
-        recipe = build_recipe(bot.settings, embedder, folder)
+        recipe = build_recipe(bot.settings, folder)
         contenders: dict[str, Callable[[str], object]] = {
             "floor (one embedding)": lambda q: embedder.embed([q]),
             "LangChain default recipe": lambda q: recipe.similarity_search(q, k=4),

