@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,8 @@ class Bot:
     retriever: Retriever
     sources: dict[str, str]  # source -> its text, to verify every quote before it is shown
     settings: Settings
-    exemplars: ExemplarBank | None = None  # for the semantic crisis check beside the rules
+    # For the semantic crisis check beside the rules; a Future while it is being embedded.
+    exemplars: ExemplarBank | Future | None = None
 
     def __post_init__(self) -> None:
         self.thresholds = Thresholds.from_settings(self.settings)
@@ -105,7 +107,11 @@ class Bot:
                 say(f"Skipped corpus file {problem}")
         retriever = load_retriever(index.active(embedder.model_name), embedder)
         documents, _ = load_corpus(settings.corpus_dir)
-        exemplars = build_exemplar_bank(embedder.embed)
+        # Embedding the crisis examples takes ~2 s: it runs while the caller goes on starting
+        # up (the app builds its page); the first message that needs it waits for it.
+        pool = ThreadPoolExecutor(1, thread_name_prefix="exemplars")
+        exemplars = pool.submit(build_exemplar_bank, embedder.embed)
+        pool.shutdown(wait=False)
         bot = cls(retriever, {d.source: d.text for d in documents}, settings, exemplars)
         # Load the model and compile the safety patterns now, not on the first question.
         _ = bot.stopping_faq
@@ -171,7 +177,14 @@ class Bot:
         return compose_answer(evidence, t)
 
     def _semantic_crisis(self, vector: np.ndarray) -> safety.Verdict | None:
-        return semantic_crisis(vector, self.exemplars) if self.exemplars is not None else None
+        bank = self.exemplar_bank
+        return semantic_crisis(vector, bank) if bank is not None else None
+
+    @property
+    def exemplar_bank(self) -> ExemplarBank | None:
+        """The crisis examples' vectors, waiting for them if they are still being embedded."""
+        bank = self.exemplars
+        return bank.result() if isinstance(bank, Future) else bank
 
     def _boundary(self, verdict: safety.Verdict, question: str, vector: np.ndarray) -> Answer:
         """No instructions beyond the article. Stopping gets the article's FAQ on it, led by
@@ -207,9 +220,10 @@ class Bot:
             verdict = safety.detect_crisis(turn)
             if verdict:
                 return verdict
-        if turns and self.exemplars is not None:
+        bank = self.exemplar_bank
+        if turns and bank is not None:
             for vector in reversed(self.retriever.embedder.embed(turns)):
-                verdict = semantic_crisis(vector, self.exemplars)
+                verdict = semantic_crisis(vector, bank)
                 if verdict:
                     return verdict
         return None

@@ -32,6 +32,9 @@ class Embedder(Embeddings):
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        # One inference at a time: a fast tokenizer shared between threads can fail with
+        # "Already borrowed", and two cores gain nothing from two forward passes at once.
+        self._inference = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -59,15 +62,17 @@ class Embedder(Embeddings):
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        if len(texts) == 1 and not progress:
-            return self._embed_one(texts[0])
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        model = self.model
+        with self._inference:
+            if len(texts) == 1 and not progress:
+                return self._embed_one(texts[0])
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return vectors.astype(np.float32, copy=False)
 
     def _embed_one(self, text: str) -> np.ndarray:
