@@ -62,7 +62,7 @@ def stopping_in_context(question: str, context: str | None) -> safety.Verdict | 
     return verdict if verdict and verdict.kind == "stopping" else None
 
 
-@dataclass
+@dataclass(eq=False)  # a service object: compared and hashed by identity
 class Bot:
     """Built once (index, embedder, settings), then asked any number of questions, from any
     number of threads: it keeps no per-conversation state; history is passed in."""
@@ -144,7 +144,7 @@ class Bot:
             return Answer(safety.EMPTY_REPLY, "notice")
         # The whole message, not only the part that gets answered, is checked for a crisis;
         # the phrase rules first, then the message's meaning against crisis examples.
-        vector = self.retriever.embed(cleaned.text)
+        vector = self._embed(cleaned.text)
         crisis = safety.detect_crisis(raw) or self._semantic_crisis(vector)
         if crisis:
             log.info("crisis reply (rule %s)", crisis.rule)
@@ -163,7 +163,7 @@ class Bot:
         keyword query and its embedding is added to the question's with `context_weight`."""
         retriever, t = self.retriever, self.thresholds
         if context and matched_faq(retriever.rank_faqs(vector), t) is None:
-            vector = vector + self.settings.context_weight * retriever.embed(context)
+            vector = vector + self.settings.context_weight * self._embed(context)
             vector = vector / np.linalg.norm(vector)
             question = f"{context} {question}"
         evidence = retriever.retrieve(question, vector, k=self.settings.top_k)
@@ -221,12 +221,19 @@ class Bot:
             if verdict:
                 return verdict
         bank = self.exemplar_bank
-        if turns and bank is not None:
-            for vector in reversed(self.retriever.embedder.embed(turns)):
-                verdict = semantic_crisis(vector, bank)
-                if verdict:
-                    return verdict
+        for turn in reversed(turns if bank is not None else []):
+            verdict = semantic_crisis(self._embed(turn), bank)
+            if verdict:
+                return verdict
         return None
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one Bot lives as long as the process)
+    def _embed(self, text: str) -> np.ndarray:
+        """A message's vector, remembered: the history is checked again at every turn, and
+        each earlier message was embedded when it was asked."""
+        vector = self.retriever.embed(text)
+        vector.flags.writeable = False  # shared between calls: nobody may change it
+        return vector
 
     @staticmethod
     def _keep_resources(answer: Answer, verdict: safety.Verdict) -> Answer:
