@@ -8,13 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from bot.settings import PROJECT_ROOT, Settings
 
 CORPUS = PROJECT_ROOT / "corpus"
 ARTICLE = CORPUS / "medication-and-therapy.md"
 DATA = Path(__file__).parent / "data"
+CASES = PROJECT_ROOT / "evals" / "cases"
 SEED = DATA / "seed-article.txt"  # the article as delivered, before it became Markdown
+
+
+def load_cases(name: str):
+    """One of the eval case files (evals/cases/NAME), which the tests share."""
+    return yaml.safe_load((CASES / name).read_text(encoding="utf-8"))
 
 
 class FakeEmbedder:
@@ -82,3 +89,11 @@ def bot(tmp_path_factory, embedder):
 
     settings = Settings.from_env({}, index_path=tmp_path_factory.mktemp("index"))
     return Bot.build(settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The app module: importing it builds the pipeline (over the project's index) and `demo`."""
+    import app
+
+    return app

@@ -29,14 +29,6 @@ CRISIS_MESSAGE = "I want to kill myself"
 MARKUP = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1)) what is DBT?"
 
 
-@pytest.fixture(scope="module")
-def app():
-    """The app module: importing it builds the pipeline (over the project's index) and `demo`."""
-    import app
-
-    return app
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ import dataclasses
 import re
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
@@ -26,19 +25,11 @@ from bot.safety import (
     looks_non_english,
     resources_reminder,
 )
+from tests.conftest import ARTICLE, load_cases
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES = ROOT / "evals" / "cases"
-ARTICLE = ROOT / "corpus" / "medication-and-therapy.md"
-
-
-def _load(name: str):
-    return yaml.safe_load((CASES / name).read_text(encoding="utf-8"))
-
-
-CRISIS_CASES = _load("crisis.yaml")["cases"]
-NEAR_MISSES = [c["text"] for c in _load("near_misses.yaml")["cases"]]
-BOUNDARY = _load("boundary.yaml")
+CRISIS_CASES = load_cases("crisis.yaml")["cases"]
+NEAR_MISSES = [c["text"] for c in load_cases("near_misses.yaml")["cases"]]
+BOUNDARY = load_cases("boundary.yaml")
 BOUNDARY_CASES = BOUNDARY["cases"]
 NOT_BOUNDARY = BOUNDARY["not_boundary"]
 FAQ_QUESTIONS = [

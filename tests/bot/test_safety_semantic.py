@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,24 +18,17 @@ from bot.semantic_safety import (
     score_message,
     semantic_crisis,
 )
+from tests.conftest import ARTICLE, CASES, load_cases
+from tests.conftest import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES = ROOT / "evals" / "cases"
-ARTICLE = ROOT / "corpus" / "medication-and-therapy.md"
-
-
-def _load(name: str):
-    return yaml.safe_load((CASES / name).read_text(encoding="utf-8"))
-
-
-CRISIS_CASES = _load("crisis.yaml")["cases"]
-NEAR_MISSES = [c["text"] for c in _load("near_misses.yaml")["cases"]]
+CRISIS_CASES = load_cases("crisis.yaml")["cases"]
+NEAR_MISSES = [c["text"] for c in load_cases("near_misses.yaml")["cases"]]
 FAQ_QUESTIONS = [
     re.sub(r"^\d+\.\s*", "", line[4:]).strip()
     for line in ARTICLE.read_text(encoding="utf-8").splitlines()
     if line.startswith("### ")
 ]
-_DEV, _BOUNDARY = _load("dev.yaml"), _load("boundary.yaml")
+_DEV, _BOUNDARY = load_cases("dev.yaml"), load_cases("boundary.yaml")
 NEVER_FLAGGED = (
     FAQ_QUESTIONS
     + list(_BOUNDARY["not_boundary"])
@@ -81,7 +73,9 @@ def _strings(node):
 def test_exemplars_are_disjoint_from_every_eval_case():
     crisis, safe, _, _ = load_exemplars()
     eval_texts = {
-        s.strip().casefold() for path in CASES.glob("*.yaml") for s in _strings(_load(path.name))
+        s.strip().casefold()
+        for path in CASES.glob("*.yaml")
+        for s in _strings(load_cases(path.name))
     }
     overlap = [t for t in (*crisis, *safe) if t.strip().casefold() in eval_texts]
     assert overlap == [], "exemplars must be new phrasings, or the evals measure memory"

@@ -25,13 +25,6 @@ MARKUP = "<img src=x onerror=alert(1)> **bold** [link](https://example.com) what
 
 
 @pytest.fixture(scope="module")
-def app():
-    import app
-
-    return app
-
-
-@pytest.fixture(scope="module")
 def url(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
