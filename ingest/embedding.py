@@ -1,4 +1,4 @@
-"""The sentence-transformers embedder, loaded lazily, usable as a LangChain Embeddings."""
+"""The sentence-transformers embedder, loaded lazily, once, on first use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from bot.settings import BUNDLED_MODEL
 
@@ -24,7 +23,7 @@ def resolve_model(name: str) -> str:
     return name
 
 
-class Embedder(Embeddings):
+class Embedder:
     """Normalized sentence embeddings; the model loads on first use, once, thread-safely."""
 
     def __init__(self, model_name: str = BUNDLED_MODEL, batch_size: int = 32):
@@ -85,10 +84,3 @@ class Embedder(Embeddings):
             vector = self.model.forward(features)["sentence_embedding"]
             vector = torch.nn.functional.normalize(vector, dim=1)
         return vector.numpy().astype(np.float32, copy=False)
-
-    # LangChain's Embeddings interface, so the embedder composes with its vector stores.
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
