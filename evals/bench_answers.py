@@ -62,6 +62,13 @@ def build_recipe(settings, folder: str):
     )
 
 
+def ask_uncached(bot, question: str):
+    """The bot remembers message vectors (for the history checks); every timed question here
+    must pay for its embedding like the other contenders do."""
+    type(bot)._embed.cache_clear()
+    return bot.ask(question)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -81,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         contenders: dict[str, Callable[[str], object]] = {
             "floor (one embedding)": lambda q: embedder.embed([q]),
             "LangChain default recipe": lambda q: recipe.similarity_search(q, k=4),
-            "this bot (full answer)": bot.ask,
+            "this bot (full answer)": lambda q: ask_uncached(bot, q),
         }
         qs = questions()
         for run in contenders.values():  # warm-up
