@@ -71,7 +71,13 @@ def open_client(settings: Settings):
             settings=chroma_settings,
         )
     settings.index_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises its own errors for a damaged folder
+        raise IndexNotReady(
+            f"The index at {settings.index_path} cannot be opened ({exc}). Move it aside or "
+            "delete it, then run: python -m ingest"
+        ) from exc
 
 
 @dataclass(frozen=True)

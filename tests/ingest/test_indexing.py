@@ -10,7 +10,13 @@ import pytest
 import ingest.indexing as indexing
 from ingest.__main__ import main as ingest_main
 from ingest.chunking import chunk_document
-from ingest.indexing import ChromaIndex, IndexMismatch, chunks_from_records, ingest_corpus
+from ingest.indexing import (
+    ChromaIndex,
+    IndexMismatch,
+    IndexNotReady,
+    chunks_from_records,
+    ingest_corpus,
+)
 from ingest.loading import load_corpus
 from tests.conftest import FakeEmbedder
 
@@ -154,6 +160,17 @@ def test_another_model_or_schema_is_refused_until_rebuilt(make_settings, small_c
     assert sorted(embedder.embedded) == sorted({r.embed_text for r in records})  # all, afresh
     assert index.active("other-model").metadata["embedding_model"] == "other-model"
     assert summary.unchanged == 6
+
+
+def test_a_damaged_index_is_reported_with_what_to_do(make_settings, small_corpus, capsys):
+    settings = make_settings(small_corpus)
+    settings.index_path.mkdir(parents=True)
+    (settings.index_path / "chroma.sqlite3").write_text("not a database")
+    with pytest.raises(IndexNotReady, match=r"cannot be opened .* then run: python -m ingest"):
+        ChromaIndex.from_settings(settings)
+    assert ingest_main(["--corpus", str(small_corpus), "--index", str(settings.index_path)]) == 2
+    assert "cannot be opened" in capsys.readouterr().err
+    assert (settings.index_path / "chroma.sqlite3").read_text() == "not a database"  # kept
 
 
 def test_records_round_trip_to_the_same_chunks(make_settings, small_corpus):
