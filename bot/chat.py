@@ -122,7 +122,9 @@ class Bot:
         """Answer `question`; `history` holds the person's earlier messages, oldest first."""
         began = time.perf_counter()
         cleaned = safety.clean_input(question, self.settings.max_input_chars)
-        notices = (safety.TRUNCATED_NOTICE,) if cleaned.truncated else ()
+        notices = (
+            (safety.truncated_notice(self.settings.max_input_chars),) if cleaned.truncated else ()
+        )
         answer = self._reply(question or "", cleaned, history)
         flagged = self._flagged(history)
         if flagged and not answer.crisis:

@@ -408,4 +408,11 @@ NON_ENGLISH_REPLY: str = (
 EMPTY_REPLY: str = (
     "Your message looks empty. What would you like to know about combining medication and therapy?"
 )
-TRUNCATED_NOTICE: str = "Your message was long, so I only read the first 2,000 characters."
+
+
+def truncated_notice(max_chars: int = 2000) -> str:
+    """The notice shown above an answer to a message cut to `max_chars` characters."""
+    return f"Your message was long, so I only read the first {max_chars:,} characters."
+
+
+TRUNCATED_NOTICE: str = truncated_notice()

@@ -1,5 +1,6 @@
 """The real bot over the real corpus: routing, citations, abstention, follow-ups, safety order."""
 
+import dataclasses
 import re
 
 import pytest
@@ -150,6 +151,15 @@ def test_a_crisis_the_phrase_rules_miss_is_caught_by_its_meaning(bot):
     assert answer.mode == "crisis" and "988" in answer.text
     later = bot.ask("What is DBT?", [message])
     assert later.crisis and "988" in later.text  # and it stays on
+
+
+def test_the_truncation_notice_states_the_configured_limit(bot):
+    short = dataclasses.replace(
+        bot, settings=dataclasses.replace(bot.settings, max_input_chars=500)
+    )
+    answer = short.ask("Do medication and therapy work better together? " * 20)
+    assert answer.notices == ("Your message was long, so I only read the first 500 characters.",)
+    assert answer.mode == "faq"
 
 
 def test_crisis_words_past_the_length_limit_are_still_seen(bot):
