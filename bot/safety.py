@@ -31,6 +31,9 @@ class CleanInput:
 class Verdict:
     kind: str  # "crisis" | "abuse" | "medication" | "stopping" | "diet"
     rule: str  # short id of the rule/pattern group that matched, safe to log (never user text)
+    tier: str = "concern"  # crisis rules: "urgent" for plans, means, attempts, danger now
+    who: str = ""  # "other" (someone else), "abuse", or "" when the rule does not say
+    weak: bool = False  # a bare keyword: counts only when the classifier agrees (bot/risk.py)
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,19 @@ def _patterns() -> dict:
             pattern = new
         raise ValueError(f"macro expansion does not terminate: {pattern[:80]}")
 
-    def rules(entries: list[dict]) -> list[tuple[str, str, re.Pattern]]:
+    def rules(entries: list[dict]) -> list[tuple[Verdict, re.Pattern]]:
         join = "|".join
         return [
-            (e["id"], e["kind"], re.compile(join(f"(?:{expand(p)})" for p in e["patterns"])))
+            (
+                Verdict(
+                    kind=e["kind"],
+                    rule=e["id"],
+                    tier=e.get("tier", "concern"),
+                    who=e.get("who", "abuse" if e["kind"] == "abuse" else ""),
+                    weak=bool(e.get("weak", False)),
+                ),
+                re.compile(join(f"(?:{expand(p)})" for p in e["patterns"])),
+            )
             for e in entries
         ]
 
@@ -121,8 +133,11 @@ def _patterns() -> dict:
         "compound_strong": frozenset(data["compounds"]["strong"]),
         "emoji": str.maketrans({k: f" {v} " for k, v in data["emoji"].items()}),
         "exclusions": [re.compile(expand(p)) for p in data["exclusions"]],
-        "crisis": rules(data["rules"]),
+        # Strong rules first: a weak one (a bare keyword) names the verdict only when no
+        # strong one matches.
+        "crisis": sorted(rules(data["rules"]), key=lambda rule: rule[0].weak),
         "boundary": rules(data["boundary"]),
+        "ingestion": re.compile("|".join(f"(?:{expand(p)})" for p in data["ingestion"])),
     }
 
 
@@ -244,9 +259,9 @@ def _variants(text: str) -> tuple[str, ...]:
 
 
 def _first_match(rules: list, forms: tuple[str, ...]) -> Verdict | None:
-    for rule_id, kind, rx in rules:
+    for verdict, rx in rules:
         if any(rx.search(form) for form in forms):
-            return Verdict(kind=kind, rule=rule_id)
+            return verdict
     return None
 
 
@@ -270,6 +285,13 @@ def detect_crisis(text: str) -> Verdict | None:
             form = rx.sub(" ~ ", form)
         forms.append(form)
     return _first_match(p["crisis"], tuple(forms))
+
+
+def mentions_ingestion(text: str) -> bool:
+    """True when the message says something has been taken or swallowed (pills, poison): an
+    urgent reply then adds poison help."""
+    rx = _patterns()["ingestion"]
+    return bool(text and text.strip()) and any(rx.search(form) for form in _variants(text))
 
 
 def detect_boundary(text: str) -> Verdict | None:
@@ -314,38 +336,70 @@ def _resource_data() -> dict:
 
 @functools.cache
 def load_resources(kind: str = "crisis") -> tuple[Resource, ...]:
-    """The 'crisis' or 'abuse' resources from bot/data/crisis_resources.yaml, in display order."""
+    """The 'crisis', 'abuse' or 'poison' resources from bot/data/crisis_resources.yaml, in
+    display order."""
     fields = ("region", "name", "contact", "line", "number")
     return tuple(
         Resource(**{f: str(e.get(f) or "") for f in fields}) for e in _resource_data()[kind]
     )
 
 
-_CRISIS_OPENING = (
-    "I'm really sorry you're going through this, and I'm glad you reached out. You don't have "
-    "to face it alone: people are ready to listen and help right now."
-)
-_THIRD_PARTY_OPENING = (
-    "It sounds like you're worried about someone, and it's good that you reached out. These "
-    "services can help them, and can help you work out what to do next."
-)
-_ABUSE_OPENING = (
-    "Thank you for telling me. What is happening is not your fault, and you deserve to be safe: "
-    "these people can help, and you don't have to deal with this alone."
+def resources_for(tier: str, kind: str, overdose: bool = False) -> tuple[Resource, ...]:
+    """What a risk reply lists, in order. Urgent: the emergency number first, then poison help
+    after an overdose, then the crisis (or abuse) lines. Concern: the crisis (or abuse) lines."""
+    lines = load_resources("abuse" if kind == "abuse" else "crisis")
+    if tier != "urgent":
+        return lines
+    emergency = tuple(r for r in lines if r.name == "Emergency services")
+    poison = load_resources("poison") if overdose else ()
+    rest = tuple(r for r in lines if r not in emergency)
+    return emergency + poison + rest
+
+
+_OPENINGS = {
+    ("concern", "self"): (
+        "I'm really sorry you're going through this, and I'm glad you reached out. You don't "
+        "have to face it alone: people are ready to listen and help right now."
+    ),
+    ("concern", "other"): (
+        "It sounds like you're worried about someone, and it's good that you reached out. These "
+        "services can help them, and can help you work out what to do next."
+    ),
+    ("concern", "abuse"): (
+        "Thank you for telling me. What is happening is not your fault, and you deserve to be "
+        "safe: these people can help, and you don't have to deal with this alone."
+    ),
+    ("urgent", "self"): (
+        "Please get help right now: call your local emergency number or go to the nearest "
+        "emergency department. You don't have to wait until it feels worse."
+    ),
+    ("urgent", "other"): (
+        "If they are in danger right now, call your local emergency number, and stay with them "
+        "if it is safe to."
+    ),
+    ("urgent", "abuse"): (
+        "If you are in danger right now, call your local emergency number. If you can, get to "
+        "somewhere safe, or to someone you trust."
+    ),
+}
+_OVERDOSE_NOTE = (
+    " If something has been taken, call now even if you feel fine: some overdoses do their harm "
+    "hours later."
 )
 
 
-def crisis_reply(verdict: Verdict) -> str:
-    """A short, warm opening (1-2 sentences, not preachy), then the resources as a bulleted Markdown
-    list. For 'abuse' the safeguarding resources plus emergency numbers. Never includes any method
-    information, quantities or drug names."""
-    if verdict.kind == "abuse":
-        opening, kind = _ABUSE_OPENING, "abuse"
-    elif verdict.rule == "crisis.third_party":
-        opening, kind = _THIRD_PARTY_OPENING, "crisis"
-    else:
-        opening, kind = _CRISIS_OPENING, "crisis"
-    bullets = "\n".join(f"- {r.line}" for r in load_resources(kind))
+def crisis_reply(tier: str = "concern", kind: str = "self", overdose: bool = False) -> str:
+    """A short opening, then the resources as a bulleted Markdown list (`resources_for`).
+    Urgent replies open with what to do now; concern replies with warm words. Never includes
+    any method information, quantities or drug names.
+
+    >>> crisis_reply("urgent", "self", overdose=True).splitlines()[2]
+    '- Anyone in immediate danger: call the local emergency number (911, 999, 112)'
+    """
+    tier = "urgent" if tier == "urgent" else "concern"
+    kind = kind if kind in ("other", "abuse") else "self"
+    opening = _OPENINGS[tier, kind] + (_OVERDOSE_NOTE if tier == "urgent" and overdose else "")
+    bullets = "\n".join(f"- {r.line}" for r in resources_for(tier, kind, overdose))
     return f"{opening}\n\n{bullets}"
 
 

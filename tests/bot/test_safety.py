@@ -101,7 +101,8 @@ def test_faq_questions_are_never_crisis_and_only_faq_8_is_a_boundary():
     assert [q for q in FAQ_QUESTIONS if detect_crisis(q)] == []
     boundary = {q: detect_boundary(q) for q in FAQ_QUESTIONS}
     assert FAQ_QUESTIONS[7] == "Can I stop medication once therapy starts?"
-    assert boundary[FAQ_QUESTIONS[7]] == Verdict("stopping", "boundary.stopping")
+    assert boundary[FAQ_QUESTIONS[7]].rule == "boundary.stopping"
+    assert boundary[FAQ_QUESTIONS[7]].kind == "stopping"
     assert [q for q in FAQ_QUESTIONS[:7] if boundary[q]] == []
 
 
@@ -185,7 +186,7 @@ def test_negation_only_unflags_a_plain_reassurance():
 
 def test_third_party_worry_is_crisis_with_its_own_rule():
     verdict = detect_crisis("my friend wants to kill herself")
-    assert verdict == Verdict("crisis", "crisis.third_party")
+    assert (verdict.rule, verdict.who, verdict.weak) == ("crisis.third_party", "other", False)
     assert detect_crisis("my son is cutting himself").kind == "crisis"
 
 
@@ -251,9 +252,9 @@ def test_resources_are_structured_with_exact_strings():
     assert load_resources("crisis") is crisis  # cached
 
 
-@pytest.mark.parametrize("rule", ["crisis.method", "crisis.passive", "crisis.third_party"])
-def test_crisis_reply_lists_the_exact_resources_as_markdown_bullets(rule):
-    reply = crisis_reply(Verdict("crisis", rule))
+@pytest.mark.parametrize("kind", ["self", "other"])
+def test_concern_reply_lists_the_exact_resources_as_markdown_bullets(kind):
+    reply = crisis_reply("concern", kind)
     for needle in CRISIS_RESOURCE_STRINGS:
         assert needle in reply
     opening, _, bullets = reply.partition("\n\n")
@@ -261,29 +262,67 @@ def test_crisis_reply_lists_the_exact_resources_as_markdown_bullets(rule):
     assert 1 <= len(re.findall(r"[.!?](?:\s|$)", opening)) <= 2, opening
 
 
+def test_urgent_reply_opens_with_what_to_do_now_and_the_emergency_number_first():
+    reply = crisis_reply("urgent", "self")
+    opening, _, bullets = reply.partition("\n\n")
+    assert "emergency" in opening.lower() and "right now" in opening.lower()
+    lines = bullets.splitlines()
+    assert (
+        lines[0] == "- Anyone in immediate danger: call the local emergency number (911, 999, 112)"
+    )
+    assert "988" in lines[1] and "116 123" in lines[2]
+    assert "Poison" not in reply  # no overdose: no poison help
+
+
+def test_urgent_reply_to_an_overdose_adds_poison_help_right_after_the_emergency_number():
+    lines = crisis_reply("urgent", "self", overdose=True).partition("\n\n")[2].splitlines()
+    assert "emergency number" in lines[0]
+    assert "1-800-222-1222" in lines[1] and "NHS 111" in lines[2]
+    assert "988" in lines[3]
+    assert "some overdoses" in crisis_reply("urgent", "self", overdose=True)
+
+
+def test_every_resource_names_the_page_to_check_its_number_against():
+    data = yaml.safe_load(safety.RESOURCES_PATH.read_text(encoding="utf-8"))
+    entries = [data["emergency"], *data["poison"], *data["crisis"], *data["abuse"]]
+    for entry in entries:
+        if entry.get("number"):
+            assert str(entry.get("source", "")).startswith("https://"), entry["name"]
+
+
 def test_abuse_reply_has_safeguarding_resources_and_emergency_numbers():
-    reply = crisis_reply(Verdict("abuse", "abuse.sexual"))
+    reply = crisis_reply("concern", "abuse")
     for needle in ["1-800-422-4453", "Childhelp", "0800 1111", "Childline", "trusted adult"]:
         assert needle in reply
     assert "911, 999, 112" in reply
     bullets = reply.partition("\n\n")[2].splitlines()
     assert bullets == [f"- {r.line}" for r in load_resources("abuse")]
+    urgent = crisis_reply("urgent", "abuse").partition("\n\n")[2].splitlines()
+    assert "emergency number" in urgent[0] and "Childhelp" in urgent[1]
 
 
 def _all_crisis_replies():
-    rules = yaml.safe_load(safety.PATTERNS_PATH.read_text(encoding="utf-8"))["rules"]
-    return {r["id"]: crisis_reply(Verdict(r["kind"], r["id"])) for r in rules}
+    return {
+        (tier, kind, overdose): crisis_reply(tier, kind, overdose)
+        for tier in ("urgent", "concern")
+        for kind in ("self", "other", "abuse")
+        for overdose in (False, True)
+    }
 
 
 def test_crisis_replies_never_contain_method_information():
-    numbers = [r.number for kind in ("crisis", "abuse") for r in load_resources(kind) if r.number]
-    for rule, reply in _all_crisis_replies().items():
+    numbers = [
+        r.number for kind in ("crisis", "abuse", "poison") for r in load_resources(kind) if r.number
+    ]
+    for key, reply in _all_crisis_replies().items():
         stripped = reply
         for number in sorted(numbers, key=len, reverse=True):
             stripped = stripped.replace(number, "")
-        assert not re.search(r"\d", stripped), (rule, stripped)
-        leaked = [w for w in METHOD_WORDS if re.search(rf"\b{w}", reply.lower())]
-        assert not leaked, (rule, leaked)
+        assert not re.search(r"\d", stripped), (key, stripped)
+        # an overdose reply names the situation ("Overdose or poisoning"), never a means
+        words = [w for w in METHOD_WORDS if not (key[2] and w == "overdose")]
+        leaked = [w for w in words if re.search(rf"\b{w}", reply.lower())]
+        assert not leaked, (key, leaked)
 
 
 def test_resources_reminder_is_one_paragraph_with_all_resources():

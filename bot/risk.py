@@ -1,0 +1,227 @@
+"""Pure: a message (its text and embedding) -> a risk tier, from a trained classifier and rules.
+
+The classifier is three small linear heads over the sentence embedding the bot already
+computes for retrieval (trained by `python -m evals.train_risk` on public labelled data and
+the project's own examples; weights in bot/data/risk_model.npz):
+  risk     is there a risk signal at all (suicide, self-harm, abuse)?
+  urgent   given risk: a plan, means, an attempt or overdose, danger right now?
+  kind     given risk: about the writer ("self"), about someone else ("other"), or abuse?
+The phrase rules of bot/safety.py stay for what they do well: explicit phrases and
+obfuscated spellings. A "weak" rule (a bare keyword such as "suicide" or "overdose", which
+school questions and medication questions use too) only counts when the classifier also
+leans towards risk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot import safety
+
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "risk_model.npz"
+HEADS = ("risk", "urgent", "self", "other", "abuse")
+KINDS = ("self", "other", "abuse")
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A message's risk: `tier` "urgent" or "concern"; `kind` "self", "other" or "abuse";
+    `overdose` when something has been (or is being) taken; `rule` names what decided,
+    safe to log (never the person's words)."""
+
+    tier: str
+    kind: str
+    overdose: bool = False
+    rule: str = ""
+
+    @property
+    def urgent(self) -> bool:
+        return self.tier == "urgent"
+
+
+@dataclass(frozen=True)
+class RiskThresholds:
+    """Calibrated by `python -m evals.calibrate_safety` (see evals/SAFETY.md)."""
+
+    concern: float  # p(risk) at or above which a message gets resources
+    urgent: float  # p(urgent | risk) at or above which the reply is the urgent one
+    keyword: float  # p(risk) that a weak rule (a bare keyword) needs to count
+
+
+@dataclass(frozen=True)
+class RiskScores:
+    risk: float
+    urgent: float
+    kind: str
+
+
+LEX_DIM = 2**14  # hashed word and word-pair features
+_WORD = re.compile(r"\w+")
+
+
+def lexical_counts(text: str) -> dict[int, float]:
+    """Hashed counts of the message's words and word pairs (lower case), sublinear:
+    1 + log(count). crc32 is stable across processes and Python versions, unlike hash().
+
+    >>> sorted(lexical_counts("took took pills")) == sorted(lexical_counts("Took TOOK pills!"))
+    True
+    """
+    words = _WORD.findall(text.lower())
+    grams = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+    counts: dict[int, int] = {}
+    for gram in grams:
+        slot = zlib.crc32(gram.encode("utf-8")) % LEX_DIM
+        counts[slot] = counts.get(slot, 0) + 1
+    return {slot: 1.0 + math.log(n) for slot, n in counts.items()}
+
+
+# eq=False: numpy arrays have no single truth value, so field-wise equality would raise.
+@dataclass(frozen=True, eq=False)
+class RiskModel:
+    """Linear heads over a unit sentence embedding and, for the risk and urgency heads,
+    TF-IDF weighted hashed words: logits = vector @ weights.T + bias (+ words @ lexical.T)."""
+
+    weights: np.ndarray  # (len(HEADS), d)
+    bias: np.ndarray  # (len(HEADS),)
+    model_name: str  # the embedding model the heads were trained on
+    lexical: np.ndarray | None = None  # (2, LEX_DIM): the risk and urgency heads' word weights
+    idf: np.ndarray | None = None  # (LEX_DIM,)
+
+    def words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The message's lexical features as (slots, unit-length TF-IDF values)."""
+        counts = lexical_counts(text)
+        slots = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        if self.idf is not None and len(slots):
+            values = values * self.idf[slots]
+        norm = float(np.linalg.norm(values))
+        return slots, (values / norm if norm else values)
+
+    def score(self, vectors: np.ndarray, texts: Sequence[str] = ()) -> RiskScores:
+        """Scores of a message: row 0 is the whole message, any further rows its parts (a long
+        message); `texts`, when given, are the rows' texts, for the lexical features."""
+        rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        logits = rows @ self.weights.T + self.bias
+        if self.lexical is not None and texts:
+            for i, text in enumerate(texts[: len(rows)]):
+                slots, values = self.words(text)
+                logits[i, :2] += self.lexical[:, slots] @ values
+        # A part of a long message counts half, its whole the other half: out of its post, a
+        # sentence such as "no more crying in the car every morning" reads as despair.
+        if len(logits) > 1:
+            logits = np.vstack([logits[:1], (logits[:1] + logits[1:]) / 2])
+        worst = int(np.argmax(logits[:, 0]))
+        kinds = logits[worst, 2:5]
+        return RiskScores(
+            risk=float(_sigmoid(logits[worst, 0])),
+            urgent=float(_sigmoid(logits[worst, 1])),
+            kind=KINDS[int(np.argmax(kinds))],
+        )
+
+
+def load_risk_model(path: Path = MODEL_PATH) -> RiskModel:
+    with np.load(path, allow_pickle=False) as data:
+        heads = tuple(data["heads"].tolist())
+        if heads != HEADS:
+            raise ValueError(f"{path}: heads {heads}, expected {HEADS}; rebuild it")
+        lexical = data["lexical"].astype(np.float32) if "lexical" in data else None
+        return RiskModel(
+            weights=data["weights"].astype(np.float32),
+            bias=data["bias"].astype(np.float32),
+            model_name=str(data["model_name"]),
+            lexical=lexical,
+            idf=data["idf"].astype(np.float32) if "idf" in data else None,
+        )
+
+
+def assess_risk(
+    text: str,
+    vectors: np.ndarray | None,
+    model: RiskModel | None,
+    t: RiskThresholds,
+    texts: Sequence[str] = (),
+) -> Risk | None:
+    """The message's risk, or None. `vectors`: the message's embedding (one row, or several
+    for a long message: the whole and its parts, whose texts are `texts`); without a model
+    only the rules decide."""
+    scores = None
+    if model is not None and vectors is not None:
+        scores = model.score(vectors, texts or [text])
+    risk = decide(safety.detect_crisis(text), scores, t, lambda: bool(safety.detect_boundary(text)))
+    if risk is not None and risk.urgent and safety.mentions_ingestion(text):
+        return dataclasses.replace(risk, overdose=True)
+    return risk
+
+
+def decide(
+    rule: safety.Verdict | None,
+    scores: RiskScores | None,
+    t: RiskThresholds,
+    medication: Callable[[], bool] = lambda: False,
+) -> Risk | None:
+    """The rules and the classifier each may flag (a weak rule only with the classifier's
+    support); the tier is urgent when a rule for plans, means or attempts fired or the urgency
+    head says so; the kind comes from the rule when it names one, else from the kind head.
+    `medication()` tells whether the message asks about managing medication ("can I just stop
+    my meds?"): with no rule behind it, such a message is never urgent on the classifier's
+    word alone (asked only when it matters)."""
+    if rule is not None and rule.weak and (scores is None or scores.risk < t.keyword):
+        rule = None
+    if rule is None and (scores is None or scores.risk < t.concern):
+        return None
+    urgent = (rule is not None and rule.tier == "urgent") or (
+        scores is not None
+        and scores.risk >= t.keyword
+        and scores.urgent >= t.urgent
+        and (rule is not None or not medication())
+    )
+    kind = (rule.who if rule is not None else "") or (scores.kind if scores else "self")
+    return Risk(
+        tier="urgent" if urgent else "concern",
+        kind=kind,
+        rule=rule.rule if rule is not None else "model",
+    )
+
+
+def message_parts(text: str, size: int = 280) -> list[str]:
+    """A long message cut into parts of a few sentences, each embedded on its own so that one
+    risky sentence in a long post about medication is not averaged away."""
+    if len(text) <= size:
+        return []
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    parts, current = [], ""
+    for sentence in sentences:
+        if current and len(current) + len(sentence) > size:
+            parts.append(current)
+            current = ""
+        current = f"{current} {sentence}".strip()
+    if current:
+        parts.append(current)
+    return parts if len(parts) > 1 else []
+
+
+def strongest(verdicts: Sequence[Risk | None]) -> Risk | None:
+    """The most serious of several verdicts (urgent before concern), the latest among equals."""
+    found = [v for v in verdicts if v is not None]
+    if not found:
+        return None
+    return max(reversed(found), key=lambda v: v.urgent)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_model() -> RiskModel | None:
+    return load_risk_model() if MODEL_PATH.exists() else None
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))

@@ -1,0 +1,212 @@
+"""Tests for bot/risk.py: tiers from rules and the trained classifier, and the shipped model."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from bot import safety
+from bot.risk import (
+    HEADS,
+    LEX_DIM,
+    MODEL_PATH,
+    Risk,
+    RiskModel,
+    RiskScores,
+    RiskThresholds,
+    assess_risk,
+    decide,
+    load_risk_model,
+    message_parts,
+    strongest,
+)
+from bot.settings import BUNDLED_MODEL, Settings
+from tests.conftest import CASES, PROJECT_ROOT
+
+T = RiskThresholds(concern=0.6, urgent=0.5, keyword=0.3)
+STRONG = safety.Verdict("crisis", "crisis.suicidal")
+URGENT_RULE = safety.Verdict("crisis", "crisis.method", tier="urgent")
+WEAK = safety.Verdict("crisis", "crisis.keyword", weak=True)
+OTHER = safety.Verdict("crisis", "crisis.third_party", who="other")
+
+
+def scores(risk: float, urgent: float = 0.0, kind: str = "self") -> RiskScores:
+    return RiskScores(risk, urgent, kind)
+
+
+# --------------------------------------------------------------------------- decide (pure)
+
+
+def test_the_classifier_alone_flags_at_the_concern_threshold():
+    assert decide(None, scores(0.59), T) is None
+    risk = decide(None, scores(0.6), T)
+    assert risk == Risk("concern", "self", rule="model")
+
+
+def test_a_strong_rule_flags_whatever_the_classifier_says():
+    assert decide(STRONG, scores(0.01), T) == Risk("concern", "self", rule="crisis.suicidal")
+    assert decide(STRONG, None, T) is not None  # no model: the rules still work
+
+
+def test_a_weak_rule_needs_the_classifier_to_lean_towards_risk():
+    assert decide(WEAK, scores(0.29), T) is None  # "essay on suicide prevention"
+    assert decide(WEAK, scores(0.3), T).rule == "crisis.keyword"
+    assert decide(WEAK, None, T) is None
+
+
+def test_urgent_comes_from_an_urgent_rule_or_the_urgency_head():
+    assert decide(URGENT_RULE, scores(0.9, urgent=0.0), T).tier == "urgent"
+    assert decide(None, scores(0.9, urgent=0.5), T).tier == "urgent"
+    assert decide(None, scores(0.9, urgent=0.49), T).tier == "concern"
+    # the urgency head is read only once the message leans to risk at all
+    assert decide(STRONG, scores(0.1, urgent=0.99), T).tier == "concern"
+
+
+def test_the_kind_comes_from_the_rule_when_it_names_one_else_from_the_kind_head():
+    assert decide(OTHER, scores(0.9, kind="abuse"), T).kind == "other"
+    assert decide(None, scores(0.9, kind="abuse"), T).kind == "abuse"
+    assert decide(STRONG, None, T).kind == "self"
+
+
+def test_the_most_serious_verdict_wins_and_the_latest_among_equals():
+    a, b = Risk("concern", "self", rule="a"), Risk("concern", "other", rule="b")
+    u = Risk("urgent", "self", rule="u")
+    assert strongest([None, a, u, b]) is u
+    assert strongest([a, None, b]) is b
+    assert strongest([None, None]) is None
+
+
+def test_a_long_message_is_cut_into_parts_of_whole_sentences():
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    parts = message_parts(text, size=120)
+    assert len(parts) > 5 and all(len(p) <= 120 for p in parts)
+    assert " ".join(parts) == text
+    assert message_parts("short one.", size=120) == []
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def test_the_model_reads_the_whole_message_and_its_most_alarming_part():
+    d = 4
+    weights = np.zeros((len(HEADS), d), dtype=np.float32)
+    weights[0, 0] = 10.0  # risk grows with the first coordinate
+    weights[3, 1] = 5.0  # "other" grows with the second
+    model = RiskModel(weights, np.array([-5, 0, 0, 0, 0], dtype=np.float32), "x")
+    calm = np.array([0, 0, 1, 0], dtype=np.float32)
+    alarming = np.array([1, 1, 0, 0], dtype=np.float32) / np.sqrt(2)
+    assert model.score(calm).risk < 0.01
+    alone = model.score(alarming)
+    assert alone.risk > 0.85 and alone.kind == "other"
+    # a part counts half, the whole the other half: alarming only if the whole leans too
+    assert model.score(np.stack([calm, alarming])).risk < 0.5
+    assert model.score(np.stack([alarming, alarming])).risk > 0.85
+
+
+def test_assess_risk_adds_poison_help_only_to_an_urgent_ingestion():
+    model = RiskModel(np.zeros((len(HEADS), 2), np.float32), np.zeros(5, np.float32), "x")
+    vectors = np.ones((1, 2), np.float32)
+    taken = assess_risk("i took way too many of my pills", vectors, model, T)
+    assert taken.tier == "urgent" and taken.overdose
+    assert not assess_risk("im thinking about ending my life", vectors, model, T).overdose
+
+
+def test_the_shipped_model_fits_the_bundled_embedding_and_is_small():
+    model = load_risk_model()
+    assert model.weights.shape == (len(HEADS), 384)
+    assert model.model_name == BUNDLED_MODEL
+    assert MODEL_PATH.stat().st_size < 150_000
+    assert model.lexical is not None and model.lexical.shape == (2, LEX_DIM)
+
+
+@pytest.fixture(scope="module")
+def shipped(embedder):
+    model = load_risk_model()
+    s = Settings.from_env({})
+    t = RiskThresholds(s.risk_concern_threshold, s.risk_urgent_threshold, s.risk_keyword_threshold)
+
+    def assess(text: str):
+        vectors = embedder.embed([text, *message_parts(text)])
+        return assess_risk(text, vectors, model, t)
+
+    return assess
+
+
+# Fresh messages, in none of the case files: the classifier must carry them, not the rules.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "everything feels pointless and i keep thinking my family would cope fine without me around",
+        "took every pill in the cabinet an hour ago so this is probably my last message",
+    ],
+)
+def test_the_classifier_catches_risk_the_rules_miss(shipped, text):
+    assert safety.detect_crisis(text) is None
+    assert shipped(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "for my psych class: why do suicide rates go up in spring?",
+        "is it dangerous to stop sertraline all at once or should i taper",
+        "lol this spreadsheet is killing me",
+        "what happens if a dog eats a whole tube of toothpaste",
+    ],
+)
+def test_look_alikes_get_no_risk_reply(shipped, text):
+    assert shipped(text) is None
+
+
+def test_an_overdose_in_plain_words_is_urgent_with_poison_help(shipped):
+    risk = shipped("i swallowed the rest of the bottle of my sleeping tablets about ten min ago")
+    assert risk is not None and risk.urgent and risk.overdose
+
+
+def test_one_risky_sentence_in_a_long_post_is_found(shipped):
+    post = (
+        "So I've been on lexapro for about four months and honestly the first weeks were rough, "
+        "nausea, no sleep, the usual stuff my psychiatrist warned me about. My therapist and I "
+        "do CBT every tuesday and she's nice but sometimes I feel like we just talk in circles. "
+        "Lately I have been wishing I could just not wake up in the morning. Anyway my real "
+        "question is whether it's normal for the meds to take this long and if doing both at "
+        "once is supposed to make it faster, because my cousin says therapy alone fixed her."
+    )
+    assert shipped(post) is not None
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def _texts(path) -> set[str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = set()
+    for key in ("risk", "lookalikes", "cases"):
+        for item in data.get(key) or []:
+            if isinstance(item, dict) and "text" in item:
+                found.add(_norm(item["text"]))
+    return found
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+def test_training_messages_are_disjoint_from_every_measurement_set():
+    training = set()
+    for path in sorted((PROJECT_ROOT / "evals" / "training").glob("*.yaml")):
+        training |= _texts(path)
+    assert len(training) > 1000
+    for path in sorted(CASES.glob("*.yaml")):
+        assert not training & _texts(path), path.name
+
+
+def test_the_test_set_is_disjoint_from_the_calibration_set_and_large_enough():
+    test, dev = _texts(CASES / "risk.yaml"), _texts(CASES / "risk_dev.yaml")
+    assert not test & dev
+    data = yaml.safe_load((CASES / "risk.yaml").read_text(encoding="utf-8"))
+    assert len(data["risk"]) >= 200 and len(data["lookalikes"]) >= 200
+    assert {r["tier"] for r in data["risk"]} == {"urgent", "concern"}
