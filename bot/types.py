@@ -61,6 +61,18 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class BankQuestion:
+    """A question of an article's question bank, tied to the quote that answers it
+    (`start`/`end` in the article's text, inside the chunk `chunk`)."""
+
+    question: str
+    source: str  # the article's source name
+    chunk: str  # id of the chunk holding the quote
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Hit:
     chunk: Chunk
     score: float
@@ -81,11 +93,13 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     text: str
-    mode: str  # "faq", "passages", "abstain", "crisis", "boundary", "clarify"
+    mode: str  # "faq", "passages", "abstain", "crisis", "boundary", "notice"
     citations: tuple[Citation, ...] = ()
     suggestions: tuple[str, ...] = ()  # closest FAQ questions, offered when abstaining
-    crisis: bool = False
+    crisis: bool = False  # crisis resources are shown (risk now, or earlier in the chat)
     notices: tuple[str, ...] = field(default=())
+    risk: str | None = None  # "urgent" or "concern" (this message or an earlier one), or None
+    partial: bool = False  # the article only partly answers: the reply says so first
 
     @property
     def abstained(self) -> bool:

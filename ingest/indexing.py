@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -22,11 +23,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from bot.settings import Settings
-from bot.types import Chunk, SourceDocument, Span
+from bot.types import BankQuestion, Chunk, SourceDocument, Span
 from ingest.chunking import SCHEMA_VERSION, chunk_document
 from ingest.loading import LoadProblem
+from ingest.questions import load_banks
 
 PASSAGE_KINDS = ("paragraph", "faq")
+BANK = "bank"  # a question-bank question, stored with the sentences
 SENTENCES = "-sentences"  # a generation's sentence collection: its name plus this
 _BATCH = 1000
 # A generation that is neither active nor previous and older than this is a crashed
@@ -46,6 +49,7 @@ class IndexMismatch(IndexNotReady):
 class IngestSummary:
     files: int
     chunks: int
+    questions: int  # question-bank questions indexed
     added: int
     updated: int
     unchanged: int
@@ -261,6 +265,35 @@ def chunk_records(chunks: Iterable[Chunk]) -> list[Record]:
     return records
 
 
+def bank_records(questions: Iterable[BankQuestion]) -> list[Record]:
+    """A record for each bank question; its id changes with the question, its chunk or the
+    place of its quote, so an edit rewrites it (re-embedding only a changed question)."""
+    records = []
+    for q in questions:
+        meta = {
+            "kind": BANK,
+            "chunk": q.chunk,
+            "source": q.source,
+            "start": q.start,
+            "end": q.end,
+            "embed_hash": _hash(q.question),
+        }
+        id_ = "q" + _hash(json.dumps([q.question, q.chunk, q.start, q.end]))
+        records.append(Record(id_, q.question, meta, q.question))
+    return records
+
+
+def bank_from_records(
+    ids: list[str], documents: list[str], metadatas: list[dict]
+) -> list[BankQuestion]:
+    """The bank questions among stored records, in the order given."""
+    return [
+        BankQuestion(doc, meta["source"], meta["chunk"], meta["start"], meta["end"])
+        for doc, meta in zip(documents, metadatas, strict=True)
+        if meta["kind"] == BANK
+    ]
+
+
 def chunks_from_records(ids: list[str], documents: list[str], metadatas: list[dict]) -> list[Chunk]:
     """Rebuild Chunks (with their sentences) from what chunk_records stored."""
     spans: dict[str, list[tuple[int, Span]]] = {}
@@ -268,7 +301,7 @@ def chunks_from_records(ids: list[str], documents: list[str], metadatas: list[di
     for id_, doc, meta in zip(ids, documents, metadatas, strict=True):
         if meta["kind"] in PASSAGE_KINDS:
             passages.append((id_, doc, meta))
-        else:
+        elif meta["kind"] != BANK:
             span = Span(meta["start"], meta["end"], doc, meta["kind"])
             spans.setdefault(meta["chunk"], []).append((meta["seq"], span))
     chunks = [
@@ -296,6 +329,9 @@ def sync_index(
     index: ChromaIndex,
     embedder,
     *,
+    bank: Sequence[BankQuestion] = (),
+    bank_unreadable: Collection[str] = (),
+    chunks: list[Chunk] | None = None,
     max_chars: int = 700,
     rebuild: bool = False,
     progress: bool = False,
@@ -304,12 +340,14 @@ def sync_index(
     """Bring the index in line with the corpus, writing only what changed.
 
     An unchanged corpus writes nothing and never loads the model. Files that failed to load
-    keep their previous chunks: a broken file never deletes what was indexed from it.
+    keep their previous chunks, and articles whose question bank failed to load keep their
+    previous questions: a broken file never deletes what was indexed from it.
     Counts are per chunk: `updated` is a chunk whose place in its file (source, section,
     position) existed before with other content or offsets.
     """
     began = clock()
-    chunks = [c for doc in documents for c in chunk_document(doc, max_chars)]
+    if chunks is None:
+        chunks = [c for doc in documents for c in chunk_document(doc, max_chars)]
     active = index.active(None if rebuild else embedder.model_name, missing_ok=True)
     rows = _read_rows(active) if active is not None else []
     old = {r.id: r.meta for r in rows if r.meta["kind"] in PASSAGE_KINDS}
@@ -321,24 +359,43 @@ def sync_index(
     records = chunk_records(chunks)
     slots = {r.id: r.meta["slot"] for r in records if r.id in fresh}
     updated = len(set(slots.values()) & {old[i]["slot"] for i in gone})
+    old_bank = {r.id: r for r in rows if r.meta["kind"] == BANK}
+    keep_sources = failed | set(bank_unreadable)
+    carried_bank = [
+        r
+        for r in old_bank.values()
+        if r.meta["source"] in keep_sources and r.meta["chunk"] in wanted
+    ]
+    questions = bank_records(bank)
+    wanted_bank = {r.id for r in questions} | {r.id for r in carried_bank}
 
     def summary(**counts) -> IngestSummary:
         seconds = round(clock() - began, 3)
-        return IngestSummary(len(documents), len(chunks), seconds=seconds, **counts)
+        return IngestSummary(
+            len(documents), len(chunks), len(wanted_bank), seconds=seconds, **counts
+        )
 
-    if active is not None and not rebuild and wanted == set(old):
+    if active is not None and not rebuild and wanted == set(old) and wanted_bank == set(old_bank):
         index.drop_stale(min_age=ORPHAN_AGE_SECONDS)
         return summary(added=0, updated=0, unchanged=len(old), deleted=0)
 
-    if rebuild:  # re-embed everything, including chunks carried over from broken files
+    if rebuild:  # re-embed everything, including what is carried over from broken files
         keep_rows: list[_Row] = []
         carried_rows = [r for r in rows if (r.id in carried or r.meta.get("chunk") in carried)]
+        carried_rows = [r for r in carried_rows if r.meta["kind"] != BANK]
         carried_chunks = chunks_from_records(*_columns(carried_rows))
-        write = records + chunk_records(carried_chunks)
+        write = records + chunk_records(carried_chunks) + questions
+        write += [Record(r.id, r.document, r.meta, r.document) for r in carried_bank]
         reuse: dict = {}
     else:
-        keep_rows = [r for r in rows if r.id in wanted or r.meta.get("chunk") in wanted]
+        keep_rows = [
+            r
+            for r in rows
+            if (r.meta["kind"] != BANK and (r.id in wanted or r.meta.get("chunk") in wanted))
+            or (r.meta["kind"] == BANK and r.id in wanted_bank)
+        ]
         write = [r for r in records if r.chunk_id in fresh]
+        write += [r for r in questions if r.id not in old_bank]
         reuse = {r.meta["embed_hash"]: r.embedding for r in rows}
 
     generation = index.create_generation(embedder.model_name)
@@ -429,6 +486,8 @@ def ingest_corpus(
     documents, problems = load_corpus(settings.corpus_dir)
     if not documents and not problems:
         raise IndexNotReady(f"The corpus folder {settings.corpus_dir} has no documents.")
+    chunks = [c for doc in documents for c in chunk_document(doc, settings.max_chunk_chars)]
+    banks = load_banks(settings.corpus_dir, documents, chunks)
     lock = None
     if not settings.chroma_url:
         settings.index_path.mkdir(parents=True, exist_ok=True)
@@ -440,11 +499,13 @@ def ingest_corpus(
             problems,
             index,
             embedder,
-            max_chars=settings.max_chunk_chars,
+            bank=banks.questions,
+            bank_unreadable=banks.unreadable,
+            chunks=chunks,
             rebuild=rebuild,
             progress=progress,
         )
     finally:
         if lock is not None:
             lock.release()
-    return summary, problems
+    return summary, problems + banks.problems

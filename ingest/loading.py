@@ -10,12 +10,24 @@ from pathlib import Path
 import yaml
 
 from bot.types import SourceDocument
+from ingest.extraction import extract_html, join_pdf_lines
+from ingest.structure import FAQ_TITLE, is_heading_line, iter_blocks, parse_question
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 EXTRACTED_SUFFIXES = (".html", ".htm", ".pdf")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + EXTRACTED_SUFFIXES
+# A question bank beside an article (`<name>.questions.yaml`, read by ingest.questions) is
+# not an article.
+SIDECAR_SUFFIX = ".questions.yaml"
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# "date 2026-02-25" (the rest of the line may be text) or a whole "Date: 25 February 2026" line.
+_DATE_LINE = re.compile(
+    r"[ \t]*(?:date|published)(?:[ \t]*:?[ \t]*(?P<iso>\d{4}-\d{2}-\d{2})(?=\s|\Z)"
+    r"|[ \t]*:[ \t]*(?P<line>[^\r\n]*?)[ \t]*(?=\r?\n|\Z))",
+    re.IGNORECASE,
+)
+_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")
 
 
 class LoadError(ValueError):
@@ -32,12 +44,18 @@ class LoadProblem:
 
 
 def find_corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every non-hidden file under corpus_dir, sorted, whatever its type."""
+    """Every non-hidden file under corpus_dir, sorted, whatever its type, except sidecars."""
     return sorted(
         p
         for p in Path(corpus_dir).rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+        and not _is_sidecar(p)
     )
+
+
+def _is_sidecar(path: Path) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX)
 
 
 def load_corpus(corpus_dir: Path) -> tuple[list[SourceDocument], list[LoadProblem]]:
@@ -106,54 +124,67 @@ def _load_text(text: str, source: str, path: Path) -> SourceDocument:
         body_start = match.end()
     if not text[body_start:].strip():
         raise LoadError("file has no text besides its front matter")
+    title, date = meta.get("title"), _iso_date(meta.get("date"))
+    if path.suffix.lower() == ".txt":
+        title, date, body_start = read_header(text, body_start)
+        if not text[body_start:].strip():
+            raise LoadError("file has no text besides its date line")
     return SourceDocument(
         source=source,
-        title=str(meta.get("title") or _title_from_name(path)),
-        date=_iso_date(meta.get("date")),
+        title=str(title or _title_from_name(path)),
+        date=date,
         description=str(meta.get("description") or ""),
         text=text,
         body_start=body_start,
     )
 
 
-def _load_html(html: str, source: str, path: Path) -> SourceDocument:
-    from bs4 import BeautifulSoup
+def read_header(text: str, start: int = 0, title: str = "") -> tuple[str, str, int]:
+    """(title, ISO date, where the body starts) from the head of a plain text.
 
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "template"]):
-        tag.decompose()
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    date = ""
-    for key in ("date", "article:published_time", "dc.date", "pubdate"):
-        tag = soup.find("meta", attrs={"name": key}) or soup.find("meta", attrs={"property": key})
-        if tag and tag.get("content"):
-            date = _iso_date(tag["content"][:10])
-            break
-    description = soup.find("meta", attrs={"name": "description"})
-    blocks_tags = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "dt", "dd"]
-    blocks = []
-    for el in soup.find_all(blocks_tags):
-        if el.find_parent(blocks_tags):
-            continue  # nested inside a block already taken whole
-        words = " ".join(el.get_text(" ", strip=True).split())
-        if not words:
+    A leading "date 2026-02-25" or "Date: ..." line gives the date, and a first heading-like
+    line gives the title (or is dropped when it repeats `title`); neither is body text.
+
+    >>> read_header("Sleep and Mood\\n\\nDate: 10 January 2025\\n\\nSleep restores.")
+    ('Sleep and Mood', '2025-01-10', 37)
+    """
+    date, found_title = "", ""
+    for _ in range(2):  # the date and the title, in either order
+        at = next(iter_blocks(text, start), (len(text), len(text)))[0]
+        match = _DATE_LINE.match(text, at)
+        value = match and _parse_date(match.group("iso") or match.group("line"))
+        if value and not date:
+            date, start = value, match.end()
             continue
-        if el.name[0] == "h":
-            if el.name == "h1" and not title:
-                title = words
-            if el.name == "h1" and words == title:
-                continue
-            words = "#" * int(el.name[1]) + " " + words
-        blocks.append(words)
-    text = "\n\n".join(blocks)
-    if not text.strip():
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end == -1 else line_end
+        line = text[at:line_end].strip()
+        question = parse_question(text, at, line_end)
+        if (
+            not found_title
+            and is_heading_line(line)
+            and not match  # "Date: sometime soon" is a label, not a title
+            and not FAQ_TITLE.search(line)
+            and not (question and question.mark in ("q", "number"))
+            and (not title or _same_words(line, title))
+            and text[line_end:].strip()
+        ):
+            found_title, start = line, line_end
+            continue
+        break
+    return found_title or title, date, start
+
+
+def _load_html(html: str, source: str, path: Path) -> SourceDocument:
+    page = extract_html(html)
+    if not page.text.strip():
         raise LoadError("HTML page has no readable text")
     return SourceDocument(
         source=source,
-        title=title or _title_from_name(path),
-        date=date,
-        description=str(description.get("content", "")) if description else "",
-        text=text,
+        title=page.title or _title_from_name(path),
+        date=_iso_date(page.date[:10]),
+        description=page.description,
+        text=page.text,
     )
 
 
@@ -163,26 +194,44 @@ def _load_pdf(path: Path, source: str) -> SourceDocument:
 
     try:
         reader = PdfReader(path)
-        pages = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+        pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
     except (PyPdfError, ValueError, KeyError, OSError) as exc:
         raise LoadError(f"cannot read PDF ({exc.__class__.__name__}: {exc})") from None
-    text = "\n\n".join(p for p in pages if p)
+    text = join_pdf_lines(pages)
     if not text:
         raise LoadError("PDF has no extractable text (scanned images are not supported)")
     created = info.creation_date if info else None
+    # A date printed in the text is the article's; the PDF's creation date is the fallback.
+    title, date, body_start = read_header(text, 0, (info.title if info else "") or "")
     return SourceDocument(
         source=source,
-        title=(info.title if info and info.title else "") or _title_from_name(path),
-        date=created.date().isoformat() if created else "",
+        title=title or _title_from_name(path),
+        date=date or (created.date().isoformat() if created else ""),
         description=(info.subject if info and info.subject else "") or "",
         text=text,
+        body_start=body_start,
     )
 
 
 def _title_from_name(path: Path) -> str:
     words = re.sub(r"[-_]+", " ", Path(path).stem).strip()
     return words[:1].upper() + words[1:]
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _parse_date(value: str | None) -> str:
+    """An ISO date from "2026-02-25", "25 February 2026" or "February 25, 2026"; else ""."""
+    value = " ".join((value or "").split())
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return _iso_date(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
 
 
 def _iso_date(value) -> str:

@@ -195,6 +195,7 @@ def test_cli_json_summary_and_bad_file_exit_status(
     assert list(summary) == [
         "files",
         "chunks",
+        "questions",
         "added",
         "updated",
         "unchanged",

@@ -55,6 +55,7 @@ def test_pdf_text_is_extracted(tmp_path):
         ("binary.md", b"abc\x00\x01\x02def", "binary"),
         ("latin1.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
         ("only-front-matter.md", b"---\ntitle: x\n---\n", "no text"),
+        ("only-a-date.txt", b"Date: 2024-01-01\n", "no text"),
         ("bad-front-matter.md", b"---\ntitle: [unclosed\n---\nText.", "YAML"),
         ("notes.docx", b"PK\x03\x04", "unsupported"),
         ("broken.pdf", b"%PDF-1.4 garbage", "PDF"),
@@ -117,3 +118,61 @@ def _pdf(text: str) -> bytes:
         xref,
     )
     return out
+
+
+def test_question_bank_sidecars_are_skipped_silently(tmp_path):
+    (tmp_path / "sleep.md").write_text("Sleep matters.")
+    (tmp_path / "sleep.questions.yaml").write_text("entries: []\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mood.questions.yaml").write_bytes(b"\x00 not even text")
+    (tmp_path / "notes.yaml").write_text("a: 1\n")
+    docs, problems = load_corpus(tmp_path)
+    assert [d.source for d in docs] == ["sleep.md"]
+    assert [p.source for p in problems] == ["notes.yaml"]  # other YAML is still reported
+    assert "unsupported" in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    ("head", "title", "date"),
+    [
+        ("date 2026-02-25 ", "Sleep and mood", "2026-02-25"),  # the seed's form
+        ("Date: 2026-02-25\n\n", "Sleep and mood", "2026-02-25"),
+        ("Date: 25 February 2026\n", "Sleep and mood", "2026-02-25"),
+        ("Published: February 25, 2026\n\n", "Sleep and mood", "2026-02-25"),
+        ("Sleep and Mood\n\nDate: 2026-02-25\n\n", "Sleep and Mood", "2026-02-25"),
+        ("Date: 2026-02-25\n\nSleep and Mood\n\n", "Sleep and Mood", "2026-02-25"),
+        ("\ufeffSleep and Mood\r\n\r\n", "Sleep and Mood", ""),
+    ],
+)
+def test_plain_text_title_and_date_lines_are_metadata_not_text(tmp_path, head, title, date):
+    (tmp_path / "sleep-and-mood.txt").write_text(head + "Sleep restores attention.\n")
+    doc = load_document(tmp_path / "sleep-and-mood.txt", tmp_path)
+    assert (doc.title, doc.date) == (title, date)
+    assert doc.text[doc.body_start :].strip() == "Sleep restores attention."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Date: sometime soon\n\nText.\n",  # not a date: kept as text
+        "Date night helps couples reconnect.\n",
+        "Frequently Asked Questions\n\n1. Why?\n\nBecause.\n",  # an FAQ heading is no title
+        "1. Is it safe?\n\nYes.\n",
+        "Only A Heading\n",  # a title needs text below it
+    ],
+)
+def test_plain_text_lines_that_are_not_title_or_date_stay_text(tmp_path, text):
+    (tmp_path / "note.txt").write_text(text)
+    doc = load_document(tmp_path / "note.txt", tmp_path)
+    assert (doc.title, doc.date, doc.body_start) == ("Note", "", 0)
+
+
+def test_pdf_title_line_repeating_its_metadata_title_is_not_text(tmp_path):
+    from pypdf import PdfWriter
+
+    (tmp_path / "plain.pdf").write_bytes(_pdf("Therapy builds coping skills."))
+    writer = PdfWriter(clone_from=tmp_path / "plain.pdf")
+    writer.add_metadata({"/Title": "Coping Skills"})
+    writer.write(tmp_path / "titled.pdf")
+    doc = load_document(tmp_path / "titled.pdf", tmp_path)
+    assert doc.title == "Coping Skills" and doc.body_start == 0
