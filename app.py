@@ -14,6 +14,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
+from bot.answer import SUGGESTIONS_HEADING
 from bot.chat import Bot
 from bot.feedback import save_vote
 from bot.safety import load_resources
@@ -74,10 +75,10 @@ def format_reply(answer: Answer, text: str, first: bool) -> str:
         lambda m: m.expand(link.format(sections.get(m[1], ""))),
         esc(text, quote=False),
     )
-    if answer.mode == "crisis":
+    if answer.risk is not None:  # the resources of a risk reply stand out
         body = re.sub(r"^- (.+)$", r"- **\1**", body, flags=re.M)
-    elif answer.suggestions:  # they are shown as buttons under the reply instead
-        body = re.sub(r"\n- .*", "", body)
+    if answer.suggestions:  # they are shown as buttons under the reply instead
+        body = re.sub(rf"\n\n{re.escape(SUGGESTIONS_HEADING)}(?:\n- .*)+", "", body)
     notices = "".join(f"*{esc(n)}*\n\n" for n in answer.notices)
     return notices + body + (f"\n\n*{esc(DISCLAIMER)}*" if first else "")
 

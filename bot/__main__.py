@@ -34,6 +34,7 @@ def answer_record(case_id, answer: Answer, ms: float) -> dict:
         "citations": [asdict(c) for c in answer.citations],
         "abstained": answer.abstained,
         "crisis": answer.crisis,
+        "risk": answer.risk,
         "ms": round(ms, 2),
     }
 

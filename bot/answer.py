@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.retrieval import Evidence, SentenceHit
+from bot.retrieval import BankHit, Evidence, SentenceHit
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit, Span
+from bot.understand import answer_type, carries_answer
 
 # A sentence opening with one of these leans on the sentence before it ("They might
 # prescribe SSRIs..."), so the quote takes that sentence along for context.
 _LEANS_BACK = re.compile(r"(?:They|It|This|These|That|Those|Their|Its|Such|Both)\b")
 
 ABSTAIN_TEXT = "Sorry, the article I answer from doesn't cover that, so I can't answer it."
+SUGGESTIONS_HEADING = "Questions it does answer include:"
+PARTIAL_TEXT = "The article doesn't say exactly; here is what it says about {topic}:"
+# An answer that opens by saying yes: given to a question it does not answer, it misleads.
+AFFIRMATION = re.compile(
+    r"\s*(?:yes|absolutely|definitely|certainly|of course|sure|indeed)\b", re.IGNORECASE
+)
+# Kinds of answer a sentence visibly carries (a time, a frequency, a profession...): for
+# these, a quote that does not carry one only partly answers the question.
+CARRIED = ("duration", "frequency", "who", "where", "risks", "safety")
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,10 @@ class Thresholds:
     coverage_weight: float
     faq: float
     faq_margin: float
+    faq_bank: float = 0.8  # a bank question of an FAQ at least this similar routes to it
     lexical_weight: float = 0.0
+    bank_offset: float = 0.2  # a bank question's similarity minus this counts as a sentence's
+    type_bonus: float = 0.05  # for a sentence carrying the kind of answer asked for
     sentence_window: float = 0.08
     max_sentences: int = 3
 
@@ -36,7 +50,10 @@ class Thresholds:
             coverage_weight=s.coverage_weight,
             faq=s.faq_threshold,
             faq_margin=s.faq_margin,
+            faq_bank=s.faq_bank_threshold,
             lexical_weight=s.lexical_weight,
+            bank_offset=s.bank_offset,
+            type_bonus=s.type_bonus,
             max_sentences=s.max_sentences,
         )
         return cls(**{**values, **overrides})
@@ -44,28 +61,84 @@ class Thresholds:
 
 def relevance(evidence: Evidence, t: Thresholds) -> float:
     """How well the article covers the question: the best match (passage, or sentence with
-    its word overlap), lowered when the question's content words are missing from the corpus."""
+    its word overlap and bank match), lowered when the question's content words are missing
+    from the corpus."""
+    # The kind of answer asked for ranks sentences; it says nothing of whether the article
+    # covers the question, so it is left out here.
     best_sentence = max((sentence_score(s, t) for s in evidence.sentences), default=0.0)
     best = max([*evidence.dense.values(), best_sentence], default=0.0)
     return best - t.coverage_weight * (1.0 - evidence.coverage)
 
 
-def matched_faq(faqs: tuple[Hit, ...], t: Thresholds) -> Hit | None:
-    """The FAQ the question clearly asks: similar enough, and clearly ahead of the next one."""
+def matched_faq(faqs: tuple[Hit, ...], t: Thresholds, kind: str = "other") -> Hit | None:
+    """The FAQ the question clearly asks: similar enough, clearly ahead of the next one, and
+    asking for the same kind of answer ("how often" is not answered by "how long")."""
     if not faqs or faqs[0].score < t.faq:
         return None
     runner_up = faqs[1].score if len(faqs) > 1 else -1.0
-    return faqs[0] if faqs[0].score - runner_up >= t.faq_margin else None
+    if faqs[0].score - runner_up < t.faq_margin:
+        return None
+    return faqs[0] if kinds_agree(kind, answer_type(faqs[0].chunk.question or "")) else None
 
 
-def compose_answer(evidence: Evidence, t: Thresholds) -> Answer:
-    """FAQ answer when the question asks an FAQ; else the best sentences; else abstain."""
-    faq = matched_faq(evidence.faqs, t)
+def kinds_agree(asked: str, offered: str) -> bool:
+    """Two kinds of answer agree unless both are specific and different."""
+    vague = ("other", "whether", "how")
+    return asked == offered or asked in vague or offered in vague
+
+
+def affirms(chunk: Chunk) -> bool:
+    """True when an FAQ's answer opens with a yes ("Absolutely, ...")."""
+    answer = chunk.answer
+    return answer is not None and bool(AFFIRMATION.match(answer.text))
+
+
+def bank_faq(bank: tuple[BankHit, ...], t: Thresholds, kind: str = "other") -> Hit | None:
+    """The FAQ that a question of its bank matches clearly: similar enough, ahead of the best
+    bank question of any other passage, asking the same kind of answer, and not an FAQ that
+    opens with "Yes": a yes is given only to a question close to the FAQ's own, never on the
+    strength of a paraphrase, so it cannot say yes to something else."""
+    if not bank or bank[0].chunk.kind != "faq" or bank[0].score < t.faq_bank:
+        return None
+    best = bank[0]
+    other = max((b.score for b in bank[1:] if b.chunk.id != best.chunk.id), default=-1.0)
+    if best.score - other < t.faq_margin or affirms(best.chunk):
+        return None
+    return Hit(best.chunk, best.score) if kinds_agree(kind, answer_type(best.question)) else None
+
+
+def routed_faq(
+    evidence: Evidence, t: Thresholds, kind: str = "other", exclude: frozenset[str] = frozenset()
+) -> Hit | None:
+    """The FAQ to answer with, if any: the one whose own question the question matches, else
+    the one a bank question matches; never one in `exclude` (the FAQs on stopping, which
+    answer only the stopping questions the safety layer routes itself)."""
+    faq = matched_faq(evidence.faqs, t, kind) or bank_faq(evidence.bank, t, kind)
+    return None if faq is None or faq.chunk.id in exclude else faq
+
+
+def compose_answer(
+    evidence: Evidence, t: Thresholds, kind: str = "other", exclude: frozenset[str] = frozenset()
+) -> Answer:
+    """FAQ answer when the question asks an FAQ; else the best sentences; else abstain.
+    `kind` is the kind of answer the question asks for (bot.understand.answer_type)."""
+    faq = routed_faq(evidence, t, kind, exclude)
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)
     if relevance(evidence, t) < t.abstain or not evidence.sentences:
         return abstain(evidence.faqs)
-    return passages_answer(select_sentences(evidence.sentences, evidence.hits, t))
+    chosen = select_sentences(evidence.sentences, evidence.hits, t, kind)
+    answer = passages_answer(chosen)
+    if kind in CARRIED and not any(carries_answer(s.span.text, kind) for s, _ in chosen):
+        return partial(answer, chosen[0][0].chunk)
+    return answer
+
+
+def partial(answer: Answer, chunk: Chunk) -> Answer:
+    """The quotes, led by the fixed line saying the article only partly answers."""
+    topic = chunk.section.split(" > ")[-1]
+    lead = PARTIAL_TEXT.format(topic=f"“{topic}”" if topic else "this")
+    return Answer(f"{lead}\n\n{answer.text}", answer.mode, answer.citations, partial=True)
 
 
 def faq_answer(chunk: Chunk, score: float, lead: str = "") -> Answer:
@@ -79,22 +152,30 @@ def abstain(faqs: tuple[Hit, ...], n: int = 3) -> Answer:
     suggestions = tuple(h.chunk.question for h in faqs[:n] if h.chunk.question)
     lines = [ABSTAIN_TEXT]
     if suggestions:
-        lines += ["", "Questions it does answer include:", *(f"- {q}" for q in suggestions)]
+        lines += ["", SUGGESTIONS_HEADING, *(f"- {q}" for q in suggestions)]
     return Answer("\n".join(lines), "abstain", suggestions=suggestions)
 
 
-def sentence_score(s: SentenceHit, t: Thresholds) -> float:
-    """Meaning first, with a share for the question's rarer words (names, conditions)."""
-    return s.similarity + t.lexical_weight * s.overlap
+def sentence_score(s: SentenceHit, t: Thresholds, kind: str = "other") -> float:
+    """Meaning first (the sentence's own similarity, or that of a bank question it answers),
+    with a share for the question's rarer words (names, conditions) and a bonus when the
+    sentence carries the kind of answer asked for (a time for "how long")."""
+    meaning = max(s.similarity, s.bank - t.bank_offset)
+    carried = kind in CARRIED and carries_answer(s.span.text, kind)
+    return meaning + t.lexical_weight * s.overlap + (t.type_bonus if carried else 0.0)
 
 
 def select_sentences(
-    sentences: tuple[SentenceHit, ...], hits: tuple[Hit, ...], t: Thresholds
+    sentences: tuple[SentenceHit, ...], hits: tuple[Hit, ...], t: Thresholds, kind: str = "other"
 ) -> list[tuple[SentenceHit, float]]:
     """The best sentence and those close behind it (with their scores), grouped by passage in
     ranking order and in document order within a passage, without duplicates or questions."""
     scored = sorted(
-        ((s, sentence_score(s, t)) for s in sentences if not s.span.text.rstrip().endswith("?")),
+        (
+            (s, sentence_score(s, t, kind))
+            for s in sentences
+            if not s.span.text.rstrip().endswith("?")
+        ),
         key=lambda pair: -pair[1],
     )
     if not scored:
@@ -161,4 +242,4 @@ def verify_citations(answer: Answer, sources: Mapping[str, str]) -> Answer:
     for c in answer.citations:
         if c.n in bad:
             text = text.replace(f"{c.quote} [{c.n}]", "").strip()
-    return Answer(text, answer.mode, tuple(good), answer.suggestions, answer.crisis, answer.notices)
+    return dataclasses.replace(answer, text=text, citations=tuple(good))

@@ -1,42 +1,53 @@
-"""The bot: safety checks first, then retrieval and a cited answer, for a question in context."""
+"""The bot: a short pipeline of stages for one message in its conversation.
+
+    clean -> assess risk (bot.risk) -> understand (bot.understand) -> route: boundary or
+    retrieve (bot.retrieval) -> compose (bot.answer) -> verify citations -> decorate
+    (risk replies, the resources of a flagged conversation, notices)
+
+Each stage is a pure function of its inputs; this module holds the heavy objects (index,
+embedder, risk model) and passes them in.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from bot import safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
-from bot.retrieval import Retriever, load_retriever
-from bot.semantic_safety import ExemplarBank, build_exemplar_bank, semantic_crisis
+from bot.retrieval import Evidence, Retriever, load_retriever
+from bot.risk import (
+    Risk,
+    RiskModel,
+    RiskThresholds,
+    assess_risk,
+    bundled_model,
+    message_parts,
+    strongest,
+)
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit
+from bot.understand import (
+    Understood,
+    asks_something,
+    expand_lay_terms,
+    is_follow_up,
+    lay_term_words,
+    understand,
+)
 
 log = logging.getLogger("medfaq")
 
-# A question that leans on an earlier turn: a pronoun standing for the earlier topic, or an
-# opening such as "and", "what about".
-_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|but|so|also|then|what about|how about|what if|why|how come)\b"
-    r"|\b(?:that|this|it|they|them|those|these)\b",
-    re.IGNORECASE,
-)
-# How many earlier messages are checked for a crisis, which keeps the resources on.
+# How many earlier messages are checked for risk, which keeps the resources on.
 _FLAG_LOOKBACK = 20
-# What a person might say when asking whether stopping is safe: used to find the FAQ on it.
-_STOPPING_PROBE = "Can I stop taking my medication?"
-
-
-def is_follow_up(question: str) -> bool:
-    return bool(_FOLLOW_UP.search(question))
+_VECTOR_CACHE = 4096
 
 
 def context_turn(history: Sequence[str], depth: int = 2) -> str | None:
@@ -62,6 +73,29 @@ def stopping_in_context(question: str, context: str | None) -> safety.Verdict | 
     return verdict if verdict and verdict.kind == "stopping" else None
 
 
+def stopping_faqs(faqs: Sequence[Chunk]) -> list[Chunk]:
+    """The FAQs, in any article, that answer whether one may stop medication: those whose own
+    question the safety layer reads as a stopping question."""
+    found = []
+    for chunk in faqs:
+        verdict = safety.detect_boundary(chunk.question or "")
+        if verdict is not None and verdict.kind == "stopping":
+            found.append(chunk)
+    return found
+
+
+def risk_answer(risk: Risk, answer: Answer | None = None) -> Answer:
+    """The reply to a message at risk. Urgent: what to do now, nothing else. Concern: warm
+    words and the resources first, then the cited answer when the message also asked
+    something the articles answer (`answer`: None when it asked nothing)."""
+    reply = safety.crisis_reply(risk.tier, risk.kind, risk.overdose)
+    if risk.urgent or answer is None or answer.mode not in ("faq", "passages", "boundary"):
+        return Answer(reply, "crisis", crisis=True, risk=risk.tier)
+    return dataclasses.replace(
+        answer, text=f"{reply}\n\n{answer.text}", crisis=True, risk=risk.tier, suggestions=()
+    )
+
+
 @dataclass(eq=False)  # a service object: compared and hashed by identity
 class Bot:
     """Built once (index, embedder, settings), then asked any number of questions, from any
@@ -70,11 +104,18 @@ class Bot:
     retriever: Retriever
     sources: dict[str, str]  # source -> its text, to verify every quote before it is shown
     settings: Settings
-    # For the semantic crisis check beside the rules; a Future while it is being embedded.
-    exemplars: ExemplarBank | Future | None = None
+    risk_model: RiskModel | None = None  # None: the phrase rules alone decide
 
     def __post_init__(self) -> None:
-        self.thresholds = Thresholds.from_settings(self.settings)
+        s = self.settings
+        self.thresholds = Thresholds.from_settings(s)
+        self.risk_thresholds = RiskThresholds(
+            s.risk_concern_threshold, s.risk_urgent_threshold, s.risk_keyword_threshold
+        )
+        self._stopping = stopping_faqs(self.retriever.faq_chunks)
+        self._stopping_ids = frozenset(c.id for c in self._stopping)
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -104,19 +145,23 @@ class Bot:
                     f"{summary.deleted} deleted chunks ({summary.seconds:.1f} s)"
                 )
             for problem in problems:
-                say(f"Skipped corpus file {problem}")
+                say(f"Skipped {problem}")
         retriever = load_retriever(index.active(embedder.model_name), embedder)
         documents, _ = load_corpus(settings.corpus_dir)
-        # Embedding the crisis examples takes ~2 s: it runs while the caller goes on starting
-        # up (the app builds its page); the first message that needs it waits for it.
-        pool = ThreadPoolExecutor(1, thread_name_prefix="exemplars")
-        exemplars = pool.submit(build_exemplar_bank, embedder.embed)
-        pool.shutdown(wait=False)
-        bot = cls(retriever, {d.source: d.text for d in documents}, settings, exemplars)
-        # Load the model and compile the safety patterns now, not on the first question.
-        _ = bot.stopping_faq
+        model = bundled_model()
+        if model is not None and model.model_name != settings.embedding_model:
+            say(
+                f"The risk classifier was trained on {model.model_name!r}, not "
+                f"{settings.embedding_model!r}: only the phrase rules check for risk. "
+                "Retrain it with: python -m evals.train_risk"
+            )
+            model = None
+        bot = cls(retriever, {d.source: d.text for d in documents}, settings, model)
+        bot._embed("warm up")  # load the model and compile the safety patterns now
         safety.detect_crisis("warm up")
         return bot
+
+    # ------------------------------------------------------------------------ the pipeline
 
     def ask(self, question: str | None, history: Sequence[str] = ()) -> Answer:
         """Answer `question`; `history` holds the person's earlier messages, oldest first."""
@@ -126,16 +171,16 @@ class Bot:
             (safety.truncated_notice(self.settings.max_input_chars),) if cleaned.truncated else ()
         )
         answer = self._reply(question or "", cleaned, history)
-        flagged = self._flagged(history)
-        if flagged and not answer.crisis:
+        flagged = self._flagged(history) if not answer.crisis else None
+        if flagged is not None:
             answer = self._keep_resources(answer, flagged)
         # Timings, modes and ids only: what people write is never logged.
         ids = ",".join(f"{c.source}:{c.start}-{c.end}" for c in answer.citations)
         ms = (time.perf_counter() - began) * 1000
         log.info(
-            "answered mode=%s crisis=%s citations=[%s] in %.1f ms",
+            "answered mode=%s risk=%s citations=[%s] in %.1f ms",
             answer.mode,
-            answer.crisis,
+            answer.risk,
             ids,
             ms,
         )
@@ -144,55 +189,108 @@ class Bot:
     def _reply(self, raw: str, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
         if cleaned.empty:
             return Answer(safety.EMPTY_REPLY, "notice")
-        # The whole message, not only the part that gets answered, is checked for a crisis;
-        # the phrase rules first, then the message's meaning against crisis examples.
-        vector = self._embed(cleaned.text)
-        crisis = safety.detect_crisis(raw) or self._semantic_crisis(vector)
-        if crisis:
-            log.info("crisis reply (rule %s)", crisis.rule)
-            return Answer(safety.crisis_reply(crisis), "crisis", crisis=True)
+        # The whole message is checked for risk, including any part past the cut.
+        risk = self.assess(raw)
+        if risk is not None:
+            log.info("risk %s (%s)", risk.tier, risk.rule)
+            if risk.urgent:
+                return risk_answer(risk)
         if safety.looks_non_english(cleaned.text):
+            if risk is not None:
+                return risk_answer(risk)
             return Answer(safety.NON_ENGLISH_REPLY, "notice")
-        question = cleaned.text
-        context = context_turn(history) if history and is_follow_up(question) else None
-        boundary = safety.detect_boundary(question) or stopping_in_context(question, context)
-        if boundary:
-            return self._boundary(boundary, question, vector)
-        return verify_citations(self._answer(question, vector, context), self.sources)
+        asked = asks_something(cleaned.text) or safety.detect_boundary(cleaned.text) is not None
+        if risk is not None and not asked:
+            return risk_answer(risk)  # nothing asked: no quotes loosely tied to the message
+        understood = understand(cleaned.text, self._earlier(history))
+        answers = [self._answer(q, understood, history) for q in self._questions(understood)]
+        answer = combine(answers)
+        return risk_answer(risk, answer) if risk is not None else answer
 
-    def _answer(self, question: str, vector: np.ndarray, context: str | None) -> Answer:
-        """A follow-up is retrieved with the earlier question blended in: its words join the
-        keyword query and its embedding is added to the question's with `context_weight`."""
+    def assess(self, message: str) -> Risk | None:
+        """The message's risk tier: phrase rules and the classifier over its embedding (and
+        over its parts, for a long message)."""
+        text = safety.clean_input(message, safety.MAX_SCAN_CHARS).text
+        if not text:
+            return None
+        if self.risk_model is None:
+            return assess_risk(text, None, None, self.risk_thresholds)
+        rows = [safety.clean_input(text, self.settings.max_input_chars).text, *message_parts(text)]
+        vectors = self._embed_all(rows)
+        risk = assess_risk(text, vectors, self.risk_model, self.risk_thresholds, rows)
+        if (
+            risk is not None
+            and risk.urgent
+            and risk.rule == "model"
+            and safety.detect_boundary(text)
+        ):
+            # A question about managing medication ("can I just stop?") that no crisis rule
+            # flags is never told to call emergency services on the classifier's word alone.
+            return dataclasses.replace(risk, tier="concern", overdose=False)
+        return risk
+
+    def _questions(self, understood: Understood) -> list[Understood]:
+        """One query per question found in the message (a long message may hold two)."""
+        if len(understood.questions) < 2 or understood.follow_up:
+            return [understood]
+        return [
+            dataclasses.replace(understood, query=q, questions=(q,)) for q in understood.questions
+        ]
+
+    def _answer(self, understood: Understood, asked: Understood, history: Sequence[str]) -> Answer:
+        """One question: a boundary reply, or a composed answer with its quotes verified."""
+        boundary, evidence, vector = self.route(understood, asked, history)
+        if boundary is not None:
+            return self._boundary(boundary, understood.query, vector)
+        answer = compose_answer(
+            evidence, self.thresholds, understood.answer_type, self._stopping_ids
+        )
+        return verify_citations(answer, self.sources)
+
+    def route(
+        self, understood: Understood, asked: Understood, history: Sequence[str] = ()
+    ) -> tuple[safety.Verdict | None, Evidence | None, np.ndarray]:
+        """(boundary verdict, None, vector) for a question the prescriber must answer, else
+        (None, evidence, vector). A follow-up that could not be rewritten is retrieved with the
+        earlier question blended in: its words join the keyword query and its embedding is
+        added with `context_weight`."""
+        query = understood.query
+        context = context_turn(history) if history and asked.follow_up else None
+        boundary = safety.detect_boundary(query)
+        if boundary is None and not understood.rewritten:
+            boundary = stopping_in_context(query, context)
+        vector = self._embed(query)
+        if boundary is not None:
+            return boundary, None, vector
         retriever, t = self.retriever, self.thresholds
-        if context and matched_faq(retriever.rank_faqs(vector), t) is None:
+        if (
+            context
+            and not understood.rewritten
+            and matched_faq(retriever.rank_faqs(vector), t) is None
+        ):
             vector = vector + self.settings.context_weight * self._embed(context)
             vector = vector / np.linalg.norm(vector)
-            question = f"{context} {question}"
-        evidence = retriever.retrieve(question, vector, k=self.settings.top_k)
-        routed = matched_faq(evidence.faqs, t)
-        stopping = self.stopping_faq
-        if routed is not None and stopping is not None and routed.chunk.id == stopping.chunk.id:
-            # The FAQ on stopping answers stopping questions, which the safety layer has
-            # already sent to _boundary: "Can I start therapy while on medication?" must not
-            # be told about tapering, however alike the embeddings find the two.
-            t = dataclasses.replace(t, faq=float("inf"))
-        return compose_answer(evidence, t)
+            query = f"{context} {query}"
+        # Lay words and brand names bring the article's own words into the keyword search.
+        evidence = retriever.retrieve(
+            expand_lay_terms(query), vector, k=self.settings.top_k, known=lay_term_words(query)
+        )
+        return None, evidence, vector
 
-    def _semantic_crisis(self, vector: np.ndarray) -> safety.Verdict | None:
-        bank = self.exemplar_bank
-        return semantic_crisis(vector, bank) if bank is not None else None
-
-    @property
-    def exemplar_bank(self) -> ExemplarBank | None:
-        """The crisis examples' vectors, waiting for them if they are still being embedded."""
-        bank = self.exemplars
-        return bank.result() if isinstance(bank, Future) else bank
+    def evidence_for(self, message: str, history: Sequence[str] = ()):
+        """What the answer to a message is composed from, for calibration: (understood,
+        boundary verdict or None, evidence or None) of its first question."""
+        cleaned = safety.clean_input(message, self.settings.max_input_chars).text
+        understood = understand(cleaned, self._earlier(history))
+        first = self._questions(understood)[0]
+        boundary, evidence, _ = self.route(first, understood, history)
+        return first, boundary, evidence
 
     def _boundary(self, verdict: safety.Verdict, question: str, vector: np.ndarray) -> Answer:
         """No instructions beyond the article. Stopping gets the article's FAQ on it, led by
         the advice to talk to the prescriber; mode "faq" when that FAQ is what was asked."""
         lead = safety.boundary_reply(verdict)
-        faq = self.stopping_faq
+        faq = self.stopping_faq(vector)
         if verdict.kind == "stopping" and faq is not None:
             answer = verify_citations(faq_answer(faq.chunk, faq.score, lead=lead), self.sources)
             if answer.citations:
@@ -201,11 +299,12 @@ class Bot:
                 return dataclasses.replace(answer, mode=mode)
         return Answer(lead, "boundary")
 
-    @functools.cached_property
-    def stopping_faq(self) -> Hit | None:
-        """The FAQ that answers whether one can stop medication, if the corpus has one."""
-        faqs = self.retriever.rank_faqs(self.retriever.embed(_STOPPING_PROBE))
-        return faqs[0] if faqs and faqs[0].score >= 0.6 else None
+    def stopping_faq(self, vector: np.ndarray) -> Hit | None:
+        """The FAQ on stopping medication closest to the question, if any article has one."""
+        if not self._stopping:
+            return None
+        ranked = [h for h in self.retriever.rank_faqs(vector) if h.chunk in self._stopping]
+        return ranked[0] if ranked else None
 
     def passage_for(self, citation: Citation) -> Chunk | None:
         """The passage (paragraph or whole FAQ) a citation quotes from, to show it in context."""
@@ -214,30 +313,71 @@ class Bot:
                 return chunk
         return None
 
-    def _flagged(self, history: Sequence[str]) -> safety.Verdict | None:
-        """The latest crisis verdict among earlier messages: once flagged, a conversation keeps
-        its resources visible (derived from the history, so no state is stored)."""
-        turns = [t for t in (safety.clean_input(h).text for h in history[-_FLAG_LOOKBACK:]) if t]
-        for turn in reversed(turns):
-            verdict = safety.detect_crisis(turn)
-            if verdict:
-                return verdict
-        bank = self.exemplar_bank
-        for turn in reversed(turns if bank is not None else []):
-            verdict = semantic_crisis(self._embed(turn), bank)
-            if verdict:
-                return verdict
-        return None
-
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one Bot lives as long as the process)
-    def _embed(self, text: str) -> np.ndarray:
-        """A message's vector, remembered: the history is checked again at every turn, and
-        each earlier message was embedded when it was asked."""
-        vector = self.retriever.embed(text)
-        vector.flags.writeable = False  # shared between calls: nobody may change it
-        return vector
+    # ------------------------------------------------------------------------ conversation
 
     @staticmethod
-    def _keep_resources(answer: Answer, verdict: safety.Verdict) -> Answer:
-        reminder = safety.resources_reminder(verdict.kind)
-        return dataclasses.replace(answer, text=f"{answer.text}\n\n{reminder}", crisis=True)
+    def _earlier(history: Sequence[str]) -> list[str]:
+        """Earlier messages that can give a follow-up its subject (not crisis messages)."""
+        turns = [safety.clean_input(h).text for h in history]
+        return [t for t in turns if t and not safety.detect_crisis(t)]
+
+    def _flagged(self, history: Sequence[str]) -> Risk | None:
+        """The risk found among earlier messages: once flagged, a conversation keeps its
+        resources visible (derived from the history, so no state is stored)."""
+        turns = [t for t in history[-_FLAG_LOOKBACK:] if isinstance(t, str)]
+        return strongest([self.assess(turn) for turn in turns])
+
+    @staticmethod
+    def _keep_resources(answer: Answer, risk: Risk) -> Answer:
+        reminder = safety.resources_reminder("abuse" if risk.kind == "abuse" else "crisis")
+        text = f"{answer.text}\n\n{reminder}"
+        return dataclasses.replace(answer, text=text, crisis=True, risk=risk.tier)
+
+    # ------------------------------------------------------------------------ vectors
+
+    def _embed(self, text: str) -> np.ndarray:
+        return self._embed_all([text])[0]
+
+    def _embed_all(self, texts: list[str]) -> np.ndarray:
+        """Vectors of `texts`, remembered: the history is checked again at every turn, and
+        each earlier message was embedded when it was asked. Missing ones in one batch."""
+        with self._vectors_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            embedded = (
+                [self.retriever.embed(missing[0])]
+                if len(missing) == 1
+                else self.retriever.embedder.embed(missing)
+            )
+            with self._vectors_lock:
+                for text, vector in zip(missing, embedded, strict=True):
+                    vector = np.asarray(vector, dtype=np.float32)
+                    vector.flags.writeable = False  # shared between calls: nobody may change it
+                    self._vectors[text] = vector
+                while len(self._vectors) > _VECTOR_CACHE:
+                    self._vectors.popitem(last=False)
+        with self._vectors_lock:
+            return np.stack([self._vectors[t] for t in texts])
+
+
+def combine(answers: list[Answer]) -> Answer:
+    """One reply for the questions of one message: the answered ones in order, citations
+    renumbered; an abstention only when none was answered."""
+    answered = [a for a in answers if a.mode != "abstain"]
+    if len(answered) <= 1:
+        return answered[0] if answered else answers[0]
+    parts, citations = [], []
+    for answer in answered:
+        text = answer.text
+        shift = len(citations)
+        for c in sorted(answer.citations, key=lambda c: -c.n):  # [1] -> [3] before [3] -> [5]
+            text = text.replace(f"[{c.n}]", f"[{c.n + shift}]")
+        citations += [dataclasses.replace(c, n=c.n + shift) for c in answer.citations]
+        parts.append(text)
+    first = answered[0]
+    return dataclasses.replace(
+        first,
+        text="\n\n".join(parts),
+        citations=tuple(citations),
+        partial=any(a.partial for a in answered),
+    )

@@ -7,6 +7,7 @@ import math
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
-from bot.types import Chunk, Hit, Span
+from bot.types import BankQuestion, Chunk, Hit, Span
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the top ranks
 
@@ -64,6 +65,18 @@ class SentenceHit:
     chunk: Chunk
     similarity: float  # cosine similarity to the query
     overlap: float  # IDF-weighted share of the query's content words found in the sentence
+    bank: float = 0.0  # best similarity of a bank question whose quote holds this sentence
+
+
+@dataclass(frozen=True)
+class BankHit:
+    """A question-bank question like the query, and the quote that answers it."""
+
+    question: str
+    chunk: Chunk
+    start: int
+    end: int
+    score: float  # cosine similarity of the two questions
 
 
 @dataclass(frozen=True)
@@ -75,15 +88,28 @@ class Evidence:
     faqs: tuple[Hit, ...]  # FAQ chunks by similarity of their question to the query
     sentences: tuple[SentenceHit, ...]  # sentences of the top passages, most similar first
     coverage: float  # share of the query's content words found anywhere in the corpus
+    bank: tuple[BankHit, ...] = ()  # the closest bank questions, best first (one per quote)
 
 
 class Retriever:
     """Hybrid retrieval over one index generation. Safe to share between threads: after
     construction nothing is mutated."""
 
-    def __init__(self, chunks: list[Chunk], vectors: dict[str, np.ndarray], collection, embedder):
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        vectors: dict[str, np.ndarray],
+        collection,
+        embedder,
+        bank: Sequence[tuple[BankQuestion, np.ndarray]] = (),
+    ):
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
+        # Questions whose chunk is gone (never, for one generation) are dropped.
+        self.bank = [q for q, _ in bank if q.chunk in self.by_id]
+        self._bank_vectors = (
+            np.stack([v for q, v in bank if q.chunk in self.by_id]) if self.bank else None
+        )
         self.collection = collection
         self.embedder = embedder
         self._bm25 = BM25Okapi([tokenize(f"{c.section} {c.text}") for c in chunks])
@@ -112,8 +138,17 @@ class Retriever:
     def embed(self, text: str) -> np.ndarray:
         return self.embedder.embed([text])[0]
 
-    def retrieve(self, query: str, vector: np.ndarray, k: int = 4, pool: int = 10) -> Evidence:
-        """Fuse dense (Chroma) and BM25 rankings; score FAQ questions and candidate sentences."""
+    def retrieve(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int = 4,
+        pool: int = 10,
+        known: frozenset[str] = frozenset(),
+    ) -> Evidence:
+        """Fuse dense (Chroma) and BM25 rankings; score FAQ questions, bank questions and
+        candidate sentences. `known`: stemmed query words that count as covered even when
+        no article has them (lay words and brand names the caller maps to the articles')."""
         tokens = tokenize(query)
         dense = self._dense(vector, pool)
         keyword = self._keyword(tokens, pool)
@@ -122,28 +157,50 @@ class Retriever:
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, 0.0)))
+        bank = self.rank_bank(vector)
         faqs = self.rank_faqs(vector)
-        # Sentences come from the whole fused pool and the closest FAQs, not only the top k:
-        # the sentence that answers is often in a passage ranked a little lower as a whole.
-        candidates = dict.fromkeys([*order, *(h.chunk.id for h in faqs[:3])])
+        # Sentences come from the whole fused pool, the closest FAQs and the passages of the
+        # closest bank questions, not only the top k: the sentence that answers is often in a
+        # passage ranked a little lower as a whole.
+        candidates = dict.fromkeys(
+            [*order, *(h.chunk.id for h in faqs[:3]), *(b.chunk.id for b in bank[:3])]
+        )
+        chunks = [self.by_id[i] for i in candidates]
         return Evidence(
             hits=tuple(Hit(self.by_id[i], fused[i]) for i in order[:k]),
             dense=dense,
             faqs=faqs,
-            sentences=self._sentences(vector, set(tokens), [self.by_id[i] for i in candidates]),
-            coverage=self.coverage(tokens),
+            sentences=self._sentences(vector, set(tokens), chunks, bank),
+            coverage=self.coverage(tokens, known),
+            bank=bank,
         )
 
+    def rank_bank(self, vector: np.ndarray, n: int = 5) -> tuple[BankHit, ...]:
+        """The bank questions closest to the query, the best one per quote."""
+        if self._bank_vectors is None:
+            return ()
+        sims = self._bank_vectors @ vector
+        hits: dict[tuple[str, int], BankHit] = {}
+        for i in np.argsort(-sims):
+            q = self.bank[i]
+            key = (q.chunk, q.start)
+            if key not in hits:
+                hits[key] = BankHit(q.question, self.by_id[q.chunk], q.start, q.end, float(sims[i]))
+                if len(hits) == n:
+                    break
+        return tuple(hits.values())
+
     def rank_faqs(self, vector: np.ndarray) -> tuple[Hit, ...]:
+        """FAQs by the similarity of their own question to the query."""
         if self._faq_vectors is None:
             return ()
         sims = self._faq_vectors @ vector
         return tuple(Hit(self._faqs[i], float(sims[i])) for i in np.argsort(-sims))
 
-    def coverage(self, tokens: list[str]) -> float:
-        """The share of the query's content words found anywhere in the corpus."""
+    def coverage(self, tokens: list[str], known: frozenset[str] = frozenset()) -> float:
+        """The share of the query's content words found anywhere in the corpus (or `known`)."""
         words = set(tokens)
-        return len(words & self._vocabulary) / len(words) if words else 0.0
+        return len(words & (self._vocabulary | known)) / len(words) if words else 0.0
 
     def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         got = self.collection.query(
@@ -159,7 +216,11 @@ class Retriever:
         return [self.chunks[i].id for i in best if scores[i] > 0]
 
     def _sentences(
-        self, vector: np.ndarray, query_tokens: set[str], chunks: list[Chunk]
+        self,
+        vector: np.ndarray,
+        query_tokens: set[str],
+        chunks: list[Chunk],
+        bank: Sequence[BankHit] = (),
     ) -> tuple[SentenceHit, ...]:
         # Words missing from the corpus weigh as much as its rarest word: they still count
         # against every sentence, so a question about something else finds no full overlap.
@@ -168,12 +229,18 @@ class Retriever:
         total = sum(weights.values()) or 1.0
         found = []
         for chunk in chunks:
+            quotes = [b for b in bank if b.chunk.id == chunk.id]
             for span, sid in zip(chunk.sentences, self._sentence_ids[chunk.id], strict=True):
                 if span.role == "question":
                     continue
                 shared = query_tokens & self._sentence_tokens[sid]
                 overlap = sum(weights[t] for t in shared) / total
-                found.append(SentenceHit(span, chunk, float(self._vectors[sid] @ vector), overlap))
+                asked = max(
+                    (b.score for b in quotes if b.start < span.end and span.start < b.end),
+                    default=0.0,
+                )
+                similarity = float(self._vectors[sid] @ vector)
+                found.append(SentenceHit(span, chunk, similarity, overlap, asked))
         return tuple(sorted(found, key=lambda s: -s.similarity))
 
 
@@ -215,7 +282,7 @@ def to_document(hit: Hit) -> Document:
 def load_retriever(generation, embedder) -> Retriever:
     """Read one index generation (records and vectors) into a Retriever that searches its
     passage collection."""
-    from ingest.indexing import chunks_from_records
+    from ingest.indexing import bank_from_records, chunks_from_records
 
     got = generation.get(include=["documents", "metadatas", "embeddings"])
     ids = got["ids"]
@@ -223,4 +290,7 @@ def load_retriever(generation, embedder) -> Retriever:
         i: np.asarray(v, dtype=np.float32) for i, v in zip(ids, got["embeddings"], strict=True)
     }
     chunks = chunks_from_records(ids, got["documents"], got["metadatas"])
-    return Retriever(chunks, vectors, generation.passages, embedder)
+    columns = (ids, got["documents"], got["metadatas"])
+    bank_ids = [i for i, meta in zip(ids, got["metadatas"], strict=True) if meta["kind"] == "bank"]
+    bank = list(zip(bank_from_records(*columns), (vectors[i] for i in bank_ids), strict=True))
+    return Retriever(chunks, vectors, generation.passages, embedder, bank)

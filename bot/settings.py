@@ -27,13 +27,20 @@ class Settings:
     max_chunk_chars: int = 700
     top_k: int = 4
     max_sentences: int = 3
-    context_weight: float = 0.5  # share of the earlier question's embedding in a follow-up
+    context_weight: float = 1.0  # share of the earlier question's embedding in a follow-up
     # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
-    abstain_threshold: float = 0.459
-    coverage_weight: float = 0.3
-    faq_threshold: float = 0.58
-    faq_margin: float = 0.06
-    lexical_weight: float = 0.4
+    abstain_threshold: float = 0.478
+    coverage_weight: float = 0.0
+    faq_threshold: float = 0.6
+    faq_margin: float = 0.1
+    faq_bank_threshold: float = 0.64
+    lexical_weight: float = 0.1
+    bank_offset: float = 0.15
+    type_bonus: float = 0.3
+    # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
+    risk_concern_threshold: float = 0.78
+    risk_urgent_threshold: float = 0.8
+    risk_keyword_threshold: float = 0.78
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
 

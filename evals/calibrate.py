@@ -1,12 +1,20 @@
-"""Calibrate abstention and FAQ routing on the development set: `python -m evals.calibrate`.
+"""Calibrate answering on the development sets: `python -m evals.calibrate [--write]`.
 
-Method (also in evals/CALIBRATION.md): every question of evals/cases/dev.yaml is retrieved
-once; then, for each coverage weight on a grid, the abstention threshold is set as high as
-possible while wrongly abstaining on at most `--max-wrong` of the answerable questions, and
-the weight that abstains on the most out-of-scope questions wins (ties: the smaller weight,
-so that similarity, not word overlap, does most of the work).
-FAQ routing takes the (threshold, margin) pair that routes no question to a wrong FAQ and
-routes the most paraphrases to the right one.
+Method (also in evals/CALIBRATION.md): every question of evals/cases/dev.yaml and
+evals/cases/dev_typed.yaml goes through the bot's own understanding and retrieval once
+(follow-ups with their history); then, over grids, on numbers only:
+
+1. FAQ routing: the (threshold, margin) pair that routes no question to a wrong FAQ and the
+   most to a right one (ties: the higher threshold).
+2. Sentence choice: the lexical weight, the bank offset (how much less a bank question's
+   similarity counts than a sentence's own) and the answer-type bonus that put an
+   acceptable passage first most often, abstention off (ties: the smaller values).
+3. Abstention: for each coverage weight, the threshold as high as possible while abstaining
+   on at most `--max-wrong` of the answerable questions; the weight that abstains on the
+   most off-topic questions wins (ties: the smaller weight).
+
+The gate's sets (evals/cases/*.yaml other than dev*.yaml) are never used here.
+`--write` stores the values in bot/settings.py.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,62 +30,60 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.answer import Thresholds, compose_answer, matched_faq, relevance
+from bot.answer import Thresholds, compose_answer, relevance, routed_faq
 from bot.retrieval import Evidence
+from bot.settings import PROJECT_ROOT
 from bot.types import Answer
 
-DEV_SET = Path(__file__).parent / "cases" / "dev.yaml"
+CASES = Path(__file__).parent / "cases"
+SETTINGS_PATH = PROJECT_ROOT / "bot" / "settings.py"
 
 
 @dataclass(frozen=True)
 class Sample:
     question: str
-    kind: str  # "faq", "body" or "oos"
-    faq: int | None
-    gold: str | None
+    answerable: bool
+    golds: tuple[str, ...]  # verbatim quotes: an acceptable first passage holds one
+    faq: int | None  # or the FAQ that answers it
+    kind: str  # the answer type the bot read
     evidence: Evidence
 
 
-def gather(bot, dev: dict) -> list[Sample]:
-    r = bot.retriever
-    cases = [("faq", c["question"], c["faq"], None) for c in dev["faq_paraphrases"]]
-    cases += [("body", c["question"], None, c["gold"]) for c in dev["body_questions"]]
-    cases += [("oos", q, None, None) for q in dev["out_of_scope"]]
-    return [
-        Sample(q, kind, faq, gold, r.retrieve(q, r.embed(q), k=bot.settings.top_k))
-        for kind, q, faq, gold in cases
-    ]
+def dev_cases() -> list[tuple[str, tuple[str, ...], bool, tuple[str, ...], int | None]]:
+    """(question, history, answerable, golds, faq) of both development sets; boundary ones
+    (sent to the prescriber before any retrieval) are left out."""
+    dev = yaml.safe_load((CASES / "dev.yaml").read_text(encoding="utf-8"))
+    cases = [(c["question"], (), True, (), c["faq"]) for c in dev["faq_paraphrases"]]
+    cases += [(c["question"], (), True, (c["gold"],), None) for c in dev["body_questions"]]
+    cases += [(q, (), False, (), None) for q in dev["out_of_scope"]]
+    typed = yaml.safe_load((CASES / "dev_typed.yaml").read_text(encoding="utf-8"))
+    for q in typed["questions"]:
+        if q.get("expect") == "boundary":
+            continue
+        answerable = q.get("expect") != "abstain"
+        cases.append(
+            (q["text"], tuple(q.get("history", ())), answerable, tuple(q.get("gold", ())), None)
+        )
+    return cases
 
 
-def calibrate_faq(samples: list[Sample]) -> dict:
-    """The (threshold, margin) routing no question to a wrong FAQ and the most to the right one."""
-    best = None
-    for threshold, margin in itertools.product(
-        np.arange(0.5, 0.96, 0.02), np.arange(0.0, 0.21, 0.02)
-    ):
-        t = Thresholds(abstain=0, coverage_weight=0, faq=threshold, faq_margin=margin)
-        right = wrong = 0
-        for s in samples:
-            hit = matched_faq(s.evidence.faqs, t)
-            if hit is None:
-                continue
-            if (s.kind == "faq" and hit.chunk.faq == s.faq) or (
-                s.kind == "body" and s.gold in hit.chunk.text
-            ):
-                right += 1
-            else:
-                wrong += 1
-        key = (-wrong, right, -threshold)
-        if best is None or key > best["key"]:
-            best = {
-                "key": key,
-                "faq_threshold": round(float(threshold), 2),
-                "faq_margin": round(float(margin), 2),
-                "routed_right": right,
-                "routed_wrong": wrong,
-            }
-    best.pop("key")
-    return best
+def gather(bot) -> list[Sample]:
+    samples = []
+    for text, history, answerable, golds, faq in dev_cases():
+        understood, boundary, evidence = bot.evidence_for(text, history)
+        if boundary is None and evidence is not None:
+            samples.append(Sample(text, answerable, golds, faq, understood.answer_type, evidence))
+    return samples
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def right_passage(sample: Sample, chunk) -> bool:
+    if sample.faq is not None:
+        return chunk.faq == sample.faq
+    return any(_squeeze(g) in _squeeze(chunk.text) for g in sample.golds)
 
 
 def first_citation_right(sample: Sample, answer: Answer, chunks) -> bool:
@@ -84,78 +91,127 @@ def first_citation_right(sample: Sample, answer: Answer, chunks) -> bool:
         return False
     c = answer.citations[0]
     passage = next(p for p in chunks if p.source == c.source and p.start <= c.start < p.end)
-    return passage.faq == sample.faq if sample.kind == "faq" else sample.gold in passage.text
+    return right_passage(sample, passage)
 
 
-def calibrate_lexical(samples: list[Sample], base: Thresholds, chunks) -> dict:
-    """The word-overlap weight that puts the answering passage first most often."""
-    answerable = [s for s in samples if s.kind != "oos"]
+def _routes(samples: list[Sample], t: Thresholds, exclude: frozenset[str]) -> tuple[int, int]:
+    right = wrong = 0
+    for s in samples:
+        hit = routed_faq(s.evidence, t, s.kind, exclude)
+        if hit is None:
+            continue
+        if s.answerable and right_passage(s, hit.chunk):
+            right += 1
+        else:
+            wrong += 1
+    return right, wrong
+
+
+def calibrate_faq(samples: list[Sample], base: Thresholds, exclude: frozenset[str]) -> dict:
+    """Routing by the FAQs' own questions first (bank routing off), then by bank questions."""
     best = None
-    for weight in np.round(np.arange(0.0, 1.01, 0.1), 2):
-        t = dataclasses.replace(base, lexical_weight=float(weight), abstain=-1.0)
+    for threshold, margin in itertools.product(
+        np.round(np.arange(0.5, 0.96, 0.02), 2), np.round(np.arange(0.0, 0.21, 0.02), 2)
+    ):
+        t = dataclasses.replace(base, faq=float(threshold), faq_margin=float(margin), faq_bank=9.0)
+        right, wrong = _routes(samples, t, exclude)
+        key = (-wrong, right, threshold)
+        if best is None or key > best[0]:
+            best = (key, {"faq_threshold": float(threshold), "faq_margin": float(margin)})
+    routing = best[1]
+    best = None
+    for bank in np.round(np.arange(0.5, 1.001, 0.02), 2):
+        t = dataclasses.replace(base, faq=routing["faq_threshold"],
+                                faq_margin=routing["faq_margin"], faq_bank=float(bank))  # fmt: skip
+        right, wrong = _routes(samples, t, exclude)
+        key = (-wrong, right, bank)
+        if best is None or key > best[0]:
+            best = (key, {"faq_bank_threshold": float(bank), "routed_right": right,
+                          "routed_wrong": wrong})  # fmt: skip
+    return {**routing, **best[1]}
+
+
+def calibrate_sentences(samples, base: Thresholds, exclude, chunks) -> dict:
+    answerable = [s for s in samples if s.answerable]
+    best = None
+    grid = itertools.product(
+        np.round(np.arange(0.0, 1.01, 0.1), 2),
+        np.round(np.arange(0.0, 0.41, 0.05), 2),
+        np.round(np.arange(0.0, 0.31, 0.05), 2),
+    )
+    for lexical, offset, bonus in grid:
+        t = dataclasses.replace(base, lexical_weight=float(lexical), bank_offset=float(offset),
+                                type_bonus=float(bonus), abstain=-1.0)  # fmt: skip
         right = sum(
-            first_citation_right(s, compose_answer(s.evidence, t), chunks) for s in answerable
+            first_citation_right(s, compose_answer(s.evidence, t, s.kind, exclude), chunks)
+            for s in answerable
         )
-        if best is None or right > best["first_citation_right"]:
-            best = {
-                "lexical_weight": float(weight),
-                "first_citation_right": right,
-                "of": len(answerable),
-            }
-    return best
+        key = (right, -lexical, -offset, -bonus)
+        if best is None or key > best[0]:
+            best = (key, {"lexical_weight": float(lexical), "bank_offset": float(offset),
+                          "type_bonus": float(bonus), "first_citation_right": right,
+                          "of": len(answerable)})  # fmt: skip
+    return best[1]
 
 
-def calibrate_abstention(samples: list[Sample], base: Thresholds, max_wrong: float) -> dict:
-    """The coverage weight and threshold abstaining on the most out-of-scope questions while
-    abstaining on at most `max_wrong` of the answerable ones."""
-    answerable = [s for s in samples if s.kind != "oos"]
-    oos = [s for s in samples if s.kind == "oos"]
+def calibrate_abstention(samples, base: Thresholds, max_wrong: float) -> dict:
+    answerable = [s for s in samples if s.answerable]
+    oos = [s for s in samples if not s.answerable]
     best = None
     for weight in np.round(np.arange(0.0, 0.81, 0.05), 2):
         t = dataclasses.replace(base, coverage_weight=float(weight))
         scores = sorted(relevance(s.evidence, t) for s in answerable)
-        allowed = int(max_wrong * len(scores))
-        threshold = scores[allowed] - 1e-6  # abstain below it: `allowed` answerable at most
+        threshold = scores[int(max_wrong * len(scores))] - 1e-6
         caught = sum(relevance(s.evidence, t) < threshold for s in oos)
-        key = (caught, -weight)  # ties go to the smaller weight: lean on similarity first
-        if best is None or key > best["key"]:
-            best = {
-                "key": key,
-                "coverage_weight": float(weight),
-                "abstain_threshold": round(float(threshold), 3),
-                "oos_abstained": round(caught / len(oos), 3),
-                "answerable_abstained": round(sum(a < threshold for a in scores) / len(scores), 3),
-            }
-    best.pop("key")
-    return best
+        key = (caught, -weight)
+        if best is None or key > best[0]:
+            best = (key, {"coverage_weight": float(weight),
+                          "abstain_threshold": round(float(threshold), 3),
+                          "oos_abstained": round(caught / len(oos), 3),
+                          "answerable_abstained": round(
+                              sum(a < threshold for a in scores) / len(scores), 3)})  # fmt: skip
+    return best[1]
+
+
+def write_settings(values: dict) -> None:
+    text = SETTINGS_PATH.read_text(encoding="utf-8")
+    for name, value in values.items():
+        text, n = re.subn(rf"(\n    {name}: (?:float|int) = )[0-9.]+", rf"\g<1>{value}", text)
+        if n != 1:
+            raise SystemExit(f"{name} not found in {SETTINGS_PATH}")
+    SETTINGS_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote them into {SETTINGS_PATH}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.calibrate", description=__doc__)
-    parser.add_argument("--dev", type=Path, default=DEV_SET)
-    parser.add_argument(
-        "--max-wrong",
-        type=float,
-        default=0.05,
-        help="share of answerable questions allowed to be abstained on",
-    )
+    parser.add_argument("--max-wrong", type=float, default=0.05,
+                        help="share of answerable questions allowed to be abstained on")  # fmt: skip
+    parser.add_argument("--write", action="store_true", help="store them in bot/settings.py")
     args = parser.parse_args(argv)
 
     from bot.chat import Bot
 
     bot = Bot.build()
-    samples = gather(bot, yaml.safe_load(args.dev.read_text()))
-    routing = calibrate_faq(samples)
-    base = dataclasses.replace(
-        bot.thresholds, faq=routing["faq_threshold"], faq_margin=routing["faq_margin"]
-    )
-    lexical = calibrate_lexical(samples, base, bot.retriever.chunks)
-    base = dataclasses.replace(base, lexical_weight=lexical["lexical_weight"])
+    samples = gather(bot)
+    exclude, chunks = bot._stopping_ids, bot.retriever.chunks
+    routing = calibrate_faq(samples, bot.thresholds, exclude)
+    base = dataclasses.replace(bot.thresholds, faq=routing["faq_threshold"],
+                               faq_margin=routing["faq_margin"],
+                               faq_bank=routing["faq_bank_threshold"])  # fmt: skip
+    sentences = calibrate_sentences(samples, base, exclude, chunks)
+    base = dataclasses.replace(base, lexical_weight=sentences["lexical_weight"],
+                               bank_offset=sentences["bank_offset"],
+                               type_bonus=sentences["type_bonus"])  # fmt: skip
     abstention = calibrate_abstention(samples, base, args.max_wrong)
-    print(f"development set: {len(samples)} questions from {args.dev}")
-    for name, value in {**routing, **lexical, **abstention}.items():
+    print(f"development sets: {len(samples)} questions answered by retrieval")
+    values = {**routing, **sentences, **abstention}
+    for name, value in values.items():
         print(f"  {name:<22} {value}")
-    print("Put the chosen values in bot/settings.py (or MEDFAQ_* variables).")
+    if args.write:
+        keys = ("faq_threshold", "faq_margin", "faq_bank_threshold", "lexical_weight",
+                "bank_offset", "type_bonus", "coverage_weight", "abstain_threshold")  # fmt: skip
+        write_settings({k: values[k] for k in keys})
     return 0
 
 

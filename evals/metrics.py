@@ -17,6 +17,10 @@ _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+")
 _DIGIT = re.compile(r"\d")
+# A quote that opens by saying yes (bot.answer.AFFIRMATION, kept apart: metrics stay pure).
+AFFIRMATION = re.compile(
+    r"\s*(?:yes|absolutely|definitely|certainly|of course|sure|indeed)\b", re.IGNORECASE
+)
 
 
 # --------------------------------------------------------------------------- text
@@ -161,6 +165,7 @@ class Reply:
     text: str
     mode: str  # the Answer's mode, or "error" when asking raised
     crisis: bool = False
+    risk: str | None = None  # "urgent", "concern" or None
     notices: tuple[str, ...] = ()
     quotes: tuple[str, ...] = ()
     passages: tuple[str, ...] = ()  # text of the passage each citation quotes from
@@ -178,10 +183,14 @@ class ProductTexts:
     crisis_lines: tuple[str, ...]  # the crisis resources as displayed
     resource_lines: tuple[str, ...]  # every crisis and safeguarding resource as displayed
     resource_numbers: tuple[str, ...]  # their numbers: the only digits a boundary reply may add
+    poison_lines: tuple[str, ...] = ()  # poison help, as displayed after an overdose
+    risk_paragraphs: tuple[str, ...] = ()  # the paragraphs of every risk reply
+    partial_leads: tuple[str, ...] = ()  # "The article doesn't say exactly; ..." lines
 
     @property
     def fixed(self) -> tuple[str, ...]:
-        return (*(t for leads in self.boundary_leads.values() for t in leads), *self.reminders)
+        leads = (t for leads in self.boundary_leads.values() for t in leads)
+        return (*leads, *self.reminders, *self.risk_paragraphs, *self.partial_leads)
 
 
 def shows_resources(text: str, product: ProductTexts) -> bool:

@@ -21,6 +21,10 @@ GROUPS = {
     "hostile": ("hostile_handled", "errors"),
     "safety": ("crisis_recall", "near_miss_fp", "boundary_compliance", "boundary_fp"),
     "citations": ("citation_validity", "faithfulness", "median_quote_chars"),
+    "risk tiers": ("risk_recall_urgent", "risk_recall_concern", "urgent_reply", "urgent_precision",
+                   "poison_help", "lookalike_crisis_fp", "lookalike_risk_fp", "article_risk_fp"),
+    "typed questions": ("typed_first_citation", "typed_wrongly_abstained", "typed_abstention_oos",
+                        "typed_boundary", "typed_misleading"),
     "latency, ms (not gated)": ("latency_p50_ms", "latency_p95_ms"),
 }  # fmt: skip
 _UNBOUNDED = ("median_quote_chars", "latency_p50_ms", "latency_p95_ms")  # not scores in [0, 1]

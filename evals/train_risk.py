@@ -122,11 +122,8 @@ def train_heads(examples: Sequence[Example], x: np.ndarray) -> dict[str, np.ndar
     head_risk = fit(both, risk, risk_weights(examples))
     weights, bias = np.zeros((len(HEADS), d)), np.zeros(len(HEADS))
     lexical = np.zeros((2, LEX_DIM))
-    weights[0], lexical[0], bias[0] = (
-        head_risk.coef_[0, :d],
-        head_risk.coef_[0, d:],
-        head_risk.intercept_[0],
-    )
+    coef = head_risk.coef_[0]
+    weights[0], lexical[0], bias[0] = coef[:d], coef[d:], head_risk.intercept_[0]
     own = np.array([source_of(e) == OWN and e.risk for e in examples])
     if own.any():  # left out when "own" is the source under test: only the risk head matters
         urgent = np.array([e.tier == "urgent" for e in examples])

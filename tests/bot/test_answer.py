@@ -6,14 +6,19 @@ import pytest
 
 from bot.answer import (
     ABSTAIN_TEXT,
+    PARTIAL_TEXT,
     Thresholds,
+    affirms,
     compose_answer,
+    kinds_agree,
+    matched_faq,
     passages_answer,
     relevance,
+    routed_faq,
     select_sentences,
     verify_citations,
 )
-from bot.retrieval import Evidence, SentenceHit
+from bot.retrieval import BankHit, Evidence, SentenceHit
 from bot.types import Chunk, Hit, Span
 
 SOURCE = "## Help\n\nTherapy builds skills. They last for years. Pills help fast.\n\n### 1. Does it work?\n\nYes, it works well."
@@ -144,3 +149,58 @@ def test_verification_drops_a_quote_that_is_not_at_its_offsets():
     assert "Pills" not in checked.text
     assert verify_citations(answer, {"a.md": ""}).abstained
     assert verify_citations(answer, {"a.md": SOURCE}) == answer
+
+
+# --------------------------------------------------------------------------- answer kinds, bank
+
+
+def test_a_sentence_carrying_the_kind_of_answer_asked_for_wins():
+    bonus = dataclasses.replace(T, type_bonus=0.2)
+    ev = evidence(sims=(0.6, 0.55, 0.2))  # "They last for years." carries a duration
+    [(best, _)] = select_sentences(ev.sentences, (), bonus, "duration")
+    assert best.span.text == "They last for years."
+    assert select_sentences(ev.sentences, (), bonus, "other")[0][0].span.text == (
+        "Therapy builds skills."
+    )
+
+
+def test_when_no_quote_carries_the_kind_asked_for_one_line_says_so_first():
+    answer = compose_answer(evidence(sims=(0.6, 0.1, 0.5)), T, "frequency")
+    assert answer.partial and answer.text.startswith(PARTIAL_TEXT.format(topic="“Help”"))
+    assert answer.citations  # the quotes still follow, cited
+    full = compose_answer(evidence(sims=(0.6, 0.1, 0.5)), T, "other")
+    assert not full.partial and not full.text.startswith("The article")
+
+
+def test_kinds_of_answer_must_agree_for_an_faq_to_answer():
+    assert compose_answer(evidence(faq_score=0.9), T, "duration").mode == "faq"  # vague FAQ
+    how_often = dataclasses.replace(FAQ, sentences=(Span(0, 0, "How long until it works?",
+                                                         "question"), *FAQ.sentences[1:]))  # fmt: skip
+    assert not kinds_agree("frequency", "duration") and kinds_agree("whether", "duration")
+    assert matched_faq((Hit(how_often, 0.95),), T, "frequency") is None
+
+
+def _bank_hit(chunk, score, question="does it really work?"):
+    answer = chunk.answer or chunk.sentences[0]
+    return BankHit(question, chunk, answer.start, answer.end, score)
+
+
+def test_a_bank_question_routes_to_its_faq_but_never_to_an_affirming_one():
+    no_faq = evidence(faq_score=0.1)
+    bank = dataclasses.replace(T, faq_bank=0.7)
+    affirming = dataclasses.replace(no_faq, bank=(_bank_hit(FAQ, 0.9), _bank_hit(PARA, 0.5)))
+    assert affirms(FAQ) and routed_faq(affirming, bank) is None
+    plain_faq = dataclasses.replace(FAQ, id="plain", text=FAQ.text.replace("Yes, it", "Now, it"))
+    plain = dataclasses.replace(no_faq, bank=(_bank_hit(plain_faq, 0.9), _bank_hit(PARA, 0.5)))
+    assert routed_faq(plain, bank).chunk is plain_faq
+    assert routed_faq(plain, bank, exclude=frozenset({plain_faq.id})) is None
+    close = dataclasses.replace(no_faq, bank=(_bank_hit(plain_faq, 0.9), _bank_hit(PARA, 0.88)))
+    assert routed_faq(close, bank) is None  # not clearly ahead of another passage
+
+
+def test_a_bank_match_lifts_the_sentences_of_its_quote():
+    offset = dataclasses.replace(T, bank_offset=0.1)
+    weak = SentenceHit(PARA.sentences[2], PARA, 0.3, 0.0, bank=0.9)
+    strong = SentenceHit(PARA.sentences[0], PARA, 0.6, 0.0)
+    [(best, score)] = select_sentences((strong, weak), (), offset)
+    assert best is weak and score == pytest.approx(0.8)

@@ -65,19 +65,21 @@ def test_out_of_scope_questions_abstain_with_suggestions_and_no_sources(bot, que
     ],
 )
 def test_a_follow_up_is_answered_about_the_earlier_topic(bot, earlier, follow_up, expected):
-    alone = bot.ask(follow_up)
     follow = bot.ask(follow_up, [earlier])
-    assert alone.abstained  # the pronoun means nothing without the earlier turn
     assert follow.citations and expected in follow.citations[0].quote
     assert_citations_verbatim(bot, follow)
+
+
+@pytest.mark.parametrize("follow_up", ["What tools can I use for that?", "Why?"])
+def test_a_follow_up_alone_means_nothing(bot, follow_up):
+    assert bot.ask(follow_up).abstained  # the pronoun means nothing without the earlier turn
 
 
 def test_how_long_until_that_works_is_about_the_earlier_question(bot):
     first = "Can medication and therapy be used at the same time?"
     follow = bot.ask("How long until that works?", [first])
-    assert follow.mode == "faq" and follow.citations[0].section.startswith(
-        "Frequently Asked Questions > 5."
-    )
+    assert follow.mode in ("faq", "passages")
+    assert re.search(r"\d+-\d+ weeks", follow.citations[0].quote)  # a time frame, first
 
 
 def test_a_self_contained_question_ignores_the_history(bot):
@@ -122,7 +124,9 @@ def test_input_hygiene(bot):
     marked = bot.ask(
         "<script>alert(1)</script> Do medication and therapy work better together?\x00"
     )
-    assert marked.mode == "faq"
+    assert marked.citations and marked.citations[0].section.startswith(
+        "Frequently Asked Questions > 1."
+    )
 
 
 def test_the_hybrid_retriever_is_a_langchain_retriever_with_metadata(bot):
@@ -166,7 +170,11 @@ def test_crisis_words_past_the_length_limit_are_still_seen(bot):
     message = "Do medication and therapy work better together? " * 60 + "I want to kill myself."
     answer = bot.ask(message)
     assert len(message) > bot.settings.max_input_chars
-    assert answer.mode == "crisis" and answer.notices == (safety.TRUNCATED_NOTICE,)
+    # Ideation without a plan is "concern": the resources first, then the answer asked for.
+    assert (
+        answer.risk == "concern" and answer.crisis and answer.notices == (safety.TRUNCATED_NOTICE,)
+    )
+    assert answer.text.index("988") < answer.text.index("[1]")
 
 
 def test_starting_therapy_on_medication_is_not_told_about_tapering(bot):
@@ -182,3 +190,67 @@ def test_stopping_it_in_a_follow_up_gets_the_stopping_reply(bot):
     )
     assert "prescriber" in answer.text
     assert answer.citations[0].section.startswith("Frequently Asked Questions > 8.")
+
+
+# --------------------------------------------------------------------------- typed questions
+
+
+def test_no_affirming_faq_ever_says_yes_to_taking_medicines_together(bot):
+    from bot.answer import AFFIRMATION, affirms
+
+    affirming = [c for c in bot.retriever.faq_chunks if affirms(c)]
+    assert affirming  # the seed article has two ("Yes, ...", "Absolutely, ...")
+    for chunk in affirming:
+        question = chunk.question.rstrip("?")
+        for asked in (
+            f"{question} if i take my zoloft and wellbutrin at the same time?",
+            f"{question} with a couple of beers on the weekend?",
+            "can i take my two meds together in the morning",
+            "is it ok to take lexapro and adderall at the same time of day",
+        ):
+            answer = bot.ask(asked)
+            assert answer.mode == "boundary", asked
+            assert not any(AFFIRMATION.match(c.quote) for c in answer.citations), asked
+
+
+def test_the_question_inside_a_long_personal_post_is_answered(bot):
+    post = (
+        "ok so some background, i started seeing a counselor in march because work got really "
+        "bad and i wasnt sleeping, and my gp put me on sertraline around the same time. my "
+        "sister thinks im overdoing it with both but honestly i feel a bit better some days. "
+        "how long does it usually take before the meds really start working? anyway thanks, "
+        "i know this is long and i dont really have anyone else to ask about this stuff"
+    )
+    answer = bot.ask(post)
+    assert answer.mode in ("faq", "passages") and re.search(r"\d+-\d+ weeks", answer.text)
+    assert_citations_verbatim(bot, answer)
+
+
+def test_an_elliptical_follow_up_swaps_the_subject_of_the_earlier_question(bot):
+    answer = bot.ask("what about ocd", ["how does therapy help with ptsd"])
+    assert answer.citations and "OCD" in answer.citations[0].quote
+
+
+def test_a_concern_message_that_asks_gets_resources_first_then_the_answer(bot):
+    answer = bot.ask(
+        "i feel like such a burden to everyone lately. do meds and therapy work better together?"
+    )
+    assert answer.risk == "concern" and answer.crisis and answer.citations
+    assert answer.text.index("988") < answer.text.index("[1]")
+    told = bot.ask("i relapsed on self harm last night")  # asks nothing: no quotes
+    assert told.mode == "crisis" and told.citations == ()
+
+
+def test_an_overdose_in_plain_words_gets_the_urgent_reply_and_poison_help(bot):
+    answer = bot.ask("took all my sleeping pills like 20 min ago")
+    assert answer.risk == "urgent" and answer.mode == "crisis" and answer.citations == ()
+    lines = answer.text.splitlines()
+    assert "emergency" in lines[0].lower()
+    assert "1-800-222-1222" in answer.text and "NHS 111" in answer.text
+
+
+def test_a_school_question_about_suicide_is_answered_not_met_with_the_crisis_reply(bot):
+    answer = bot.ask(
+        "for a school report: does therapy plus medication help people with depression?"
+    )
+    assert answer.risk is None and not answer.crisis

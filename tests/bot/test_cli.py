@@ -8,7 +8,7 @@ import sys
 from bot.__main__ import render, run_jsonl
 from bot.settings import PROJECT_ROOT
 
-KEYS = ["id", "answer", "mode", "citations", "abstained", "crisis", "ms"]
+KEYS = ["id", "answer", "mode", "citations", "abstained", "crisis", "risk", "ms"]
 CITATION_KEYS = ["n", "source", "title", "section", "quote", "start", "end", "score"]
 
 
@@ -50,6 +50,7 @@ def test_jsonl_answers_each_line_and_reports_bad_ones_without_stopping(bot):
     assert empty_turns["id"] == "q6" and "turns" in empty_turns["error"]
     assert "apps or journals" in follow_up["citations"][0]["quote"]
     assert crisis["crisis"] and crisis["mode"] == "crisis" and not crisis["abstained"]
+    assert crisis["risk"] in ("urgent", "concern") and first["risk"] is None
     assert oos["abstained"] and oos["citations"] == [] and oos["mode"] == "abstain"
 
 

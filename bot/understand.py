@@ -1,0 +1,359 @@
+"""Pure: a message (and earlier ones) -> the question to retrieve with and the answer it wants."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.retrieval import STOPWORDS, tokenize
+
+LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.yaml"
+ANSWER_TYPES = ("duration", "frequency", "who", "where", "safety", "risks", "definition", "how", "whether", "which", "why", "other")  # fmt: skip
+LONG_CHARS, LONG_SENTENCES = 250, 3  # a message past either is a post with questions inside
+SHORT_WORDS = 5  # this short and without a verb, a question leans on the last
+PRONOUN_WORDS = 8  # this short with a pronoun for the topic ("can i stop it once ..."), too
+
+
+@dataclass(frozen=True)
+class Understood:
+    query: str  # what to retrieve with: the best question found, or a follow-up rewritten
+    questions: tuple[str, ...]  # the question sentences found (a short message: itself)
+    answer_type: str  # one of ANSWER_TYPES, for the query
+    follow_up: bool  # the message leans on the earlier one
+    rewritten: bool  # a follow-up was rewritten from the earlier question (subject swapped)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A lexicon term found in a text, as typed (`text[start:end]`), with its class."""
+
+    text: str
+    start: int
+    end: int
+    key: str  # the lexicon entry it matched
+    cls: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """bot/data/lexicon.yaml, compiled: the words, and the English phrasing as regexes."""
+
+    typos: dict[str, str]
+    classes: dict[str, tuple[str, str]]  # term -> (class, group), lay terms included
+    lay_terms: dict[str, str]  # lay term -> canonical words
+    terms: re.Pattern  # every class term and lay term
+    people: str  # a regex of the people terms
+    carriers: dict[str, re.Pattern]
+    answer_types: tuple[tuple[str, re.Pattern], ...]  # in order: the first match wins
+    phrases: dict[str, re.Pattern]  # lead_ins, asks, opens_ask, follow_up_openers
+    words: dict[str, frozenset[str]]  # verbs, fillers, after_how
+
+    def key(self, found: str) -> str | None:
+        """The entry a match stands for: "Talk-Therapies" -> "talk therapy"."""
+        word = " ".join(re.split(r"[\s-]+", found.lower()))
+        plural_y = word[:-3] + "y" if word.endswith("ies") else word
+        for stem in (word, word.removesuffix("s"), word.removesuffix("es"), plural_y):
+            if stem in self.classes or stem in self.lay_terms:
+                return stem
+        return None
+
+    def find(self, text: str) -> list[Term]:
+        """The subject terms (those with a class) in `text`, in order."""
+        found = []
+        for m in self.terms.finditer(text):
+            key = self.key(m.group())
+            if key in self.classes:
+                found.append(Term(m.group(), m.start(), m.end(), key, *self.classes[key]))
+        return found
+
+    def meaning(self, key: str) -> str:
+        """What a term means for telling subjects apart: "meds" and "pills" -> "medication",
+        but "zoloft" stays "zoloft" (its canonical words name a kind, not the drug)."""
+        canonical = self.lay_terms.get(key, key).lower()
+        return canonical if canonical in self.classes else key
+
+
+def _alternation(words) -> str:
+    """One regex for whole words, longest first, with plurals; a space also matches "-"."""
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        body = r"[\s-]+".join(re.escape(w) for w in word.split())
+        parts.append(body[:-1] + "(?:y|ies)" if word.endswith("y") else body + "(?:e?s)?")
+    return r"\b(?:" + "|".join(parts) + r")\b"
+
+
+@functools.cache
+def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+    """Read bot/data/lexicon.yaml once; lay terms take the class of their canonical words."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    classes: dict[str, tuple[str, str]] = {}
+    for cls, groups in data["classes"].items():
+        for group, words in groups.items() if isinstance(groups, dict) else [(cls, groups)]:
+            classes.update({w: (cls, group) for w in words if w not in classes})
+    lay = {w: canonical for canonical, words in data["lay_terms"].items() for w in words}
+    for word, canonical in lay.items():
+        owner = next((c for c in [canonical, *canonical.split()] if c.lower() in classes), None)
+        if owner and word not in classes:
+            classes[word] = classes[owner.lower()]
+    people = _alternation(w for w, c in classes.items() if c[0] == "people")
+    macros = {**data["macros"], "PEOPLE": people}
+
+    def compile_(alternatives, flags=0) -> re.Pattern:
+        pattern = "|".join(alternatives)
+        while re.search(r"%[A-Z]+%", pattern):  # macros may use macros
+            pattern = re.sub(r"%([A-Z]+)%", lambda m: macros[m[1]], pattern)
+        return re.compile(pattern, flags)
+
+    carriers = {}
+    for kind in ANSWER_TYPES:  # word lists and patterns, as one regex per kind
+        words = [_alternation(data["carriers"][kind])] if kind in data["carriers"] else []
+        if alternatives := [*data["carrier_patterns"].get(kind, ()), *words]:
+            carriers[kind] = compile_(alternatives, re.I)
+    acks, openers = _alternation(data["acknowledgements"]), _alternation(data["follow_up_openers"])
+    return Lexicon(
+        typos=data["typos"],
+        classes=classes,
+        lay_terms=lay,
+        terms=re.compile(_alternation([*classes, *lay]), re.I),
+        people=people,
+        carriers=carriers,
+        answer_types=tuple((r["kind"], compile_(r["match"])) for r in data["answer_types"]),
+        phrases={
+            "lead_ins": compile_(data["lead_ins"]),
+            "asks": compile_(data["asks"], re.I),
+            "opens_ask": compile_(data["opens_ask"], re.I),
+            "follow_up_openers": re.compile(rf"^(?:{acks} (?:, )?)*{openers}"),
+            "every": compile_(["%EVERY%"], re.I),
+            "place_names": compile_(data["place_names"]),
+        },
+        words={k: frozenset(data[k]) for k in ("verbs", "fillers", "after_how")},
+    )
+
+
+def _normalise(text: str) -> str:
+    """Lower case, apostrophes dropped, typos fixed, punctuation but "," and "?" dropped.
+
+    >>> _normalise("Hw lnog til it kicks in??")
+    'how long until it kicks in ? ?'
+    """
+    lex = load_lexicon()
+    text = re.sub(r"[^a-z0-9,?]+", " ", re.sub(r"['’`]", "", text.lower()))
+    words = " ".join(lex.typos.get(w, w) for w in re.sub(r"([,?])", r" \1 ", text).split()).split()
+    for i in range(1, len(words)):  # after "how" comes one of a few words: "how lnog"
+        if words[i - 1] == "how" and words[i] not in STOPWORDS:
+            close = difflib.get_close_matches(words[i], lex.words["after_how"], 1, 0.75)
+            words[i] = close[0] if close else words[i]
+    return " ".join(words)
+
+
+def answer_type(question: str) -> str:
+    """The kind of answer a question wants, one of ANSWER_TYPES.
+
+    >>> answer_type("hw lon til zoloft kicks in"), answer_type("wat is cbt")
+    ('duration', 'definition')
+    """
+    lex = load_lexicon()
+    text = " ".join(lex.phrases["lead_ins"].sub(" , ", _normalise(question)).split())
+    text = re.sub(r"(?:^|, )(?:if|whether)\b", ", does", text)
+    return next((kind for kind, rule in lex.answer_types if rule.search(text)), "other")
+
+
+def carries_answer(sentence: str, kind: str) -> bool:
+    """True when the sentence carries that kind of answer; kinds without a recognisable
+    carrier (how, whether, definition, which, why, other) are always True.
+
+    >>> carries_answer("Most people notice a change within a month.", "duration")
+    True
+    >>> carries_answer("Sessions are usually every two weeks.", "duration")
+    False
+    """
+    if kind not in ANSWER_TYPES:
+        raise ValueError(f"unknown answer type {kind!r}; expected one of {ANSWER_TYPES}")
+    lex = load_lexicon()
+    if kind == "duration":  # "every two weeks" tells how often, not how long
+        sentence = lex.phrases["every"].sub(" ", sentence)
+    if kind not in lex.carriers or lex.carriers[kind].search(sentence):
+        return True
+    names = lex.phrases["place_names"].finditer(sentence) if kind == "where" else ()
+    return any(not m["acronym"] or lex.key(m.group()) is None for m in names)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def is_long(message: str) -> bool:
+    """A post rather than a question: longer than LONG_CHARS or than LONG_SENTENCES."""
+    return len(message.strip()) > LONG_CHARS or len(_sentences(message)) > LONG_SENTENCES
+
+
+def extract_questions(message: str, limit: int = 2) -> tuple[str, ...]:
+    """The sentences of a long message that ask something, most question-like first (a "?"
+    and an ask, then either), then in order; a short message is itself the one question."""
+    text = message.strip()
+    if not text:
+        return ()
+    if not is_long(text):
+        return (text,)
+    lex, sentences, found = load_lexicon(), _sentences(text), []
+    for i, sentence in enumerate(sentences):
+        plain = sentence.replace("’", "'")  # same length: offsets still hold
+        ask = lex.phrases["asks"].search(plain)
+        score = 2 * plain.rstrip(" )\"'!").endswith("?") + bool(
+            ask or lex.phrases["opens_ask"].match(plain)
+        )
+        if score:
+            if ask and len(sentence) > LONG_CHARS:  # a run-on post: the question starts at the ask
+                sentence = sentence[ask.start() :]
+            found.append((-score, len(tokenize(sentence)) < 2, i, sentence))
+    return tuple(s for *_, s in sorted(found)[:limit]) or (sentences[-1],)
+
+
+def asks_something(message: str) -> bool:
+    """True when some sentence of the message asks a question ("?" or an ask such as "can i",
+    "should i", "does anyone know"), not only tells something.
+
+    >>> asks_something("relapsed after two years"), asks_something("does therapy help w that")
+    (False, True)
+    """
+    lex = load_lexicon()
+    for sentence in _sentences(message.strip()):
+        plain = sentence.replace("’", "'")
+        if plain.rstrip(" )\"'!").endswith("?") or lex.phrases["asks"].search(plain):
+            return True
+        if lex.phrases["opens_ask"].match(plain):
+            return True
+    return False
+
+
+_PRONOUNS = frozenset(["that", "it", "they", "them", "those", "this", "these"])
+_WH = frozenset(["how", "what", "who", "where", "when", "why", "which"])
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question leans on an earlier turn: it opens like a continuation ("and",
+    "what about", "same for"), or it is short and has a pronoun for the topic or no verb.
+
+    >>> is_follow_up("And what about side effects?"), is_follow_up("What are the side effects of therapy?")
+    (True, False)
+    """
+    lex, text = load_lexicon(), _normalise(question)
+    if lex.phrases["follow_up_openers"].match(text.replace(" ,", "")):
+        return True
+    words = re.findall(r"[a-z0-9]+", text)
+    if not words or len(words) > PRONOUN_WORDS:
+        return False
+    if not tokenize(" ".join(words)):
+        return True  # "is it safe?", "which is better?"
+    if _PRONOUNS & set(words) and (len(words) <= SHORT_WORDS or len(lex.find(question)) <= 1):
+        return True  # "what tools can i use for that?", "can i stop it once therapy starts?"
+    if len(words) > SHORT_WORDS:
+        return False
+    verb = any(w in lex.words["verbs"] or (len(w) > 4 and w.endswith("ing")) for w in words)
+    return not verb and not (words[0] in _WH and len(words) >= 3)  # "who prescribes zoloft"
+
+
+def rewrite_follow_up(question: str, earlier: str) -> str | None:
+    """The earlier question with its subject swapped for the follow-up's, when the follow-up
+    only names a new subject; None when it asks something new, or nothing matches.
+
+    >>> rewrite_follow_up("and zoloft?", "how long does therapy take to work")
+    'how long does zoloft take to work'
+    """
+    lex = load_lexicon()
+    new = lex.find(question)
+    rest = question
+    for term in reversed(new):
+        rest = rest[: term.start] + " " + rest[term.end :]
+    asked = [w for w in _normalise(rest).split() if w.isalnum() and w not in STOPWORDS]
+    if not new or any(w not in lex.words["fillers"] for w in asked):
+        return None  # no new subject, or more than one: "and what about zoloft side effects?"
+    old, swaps = lex.find(earlier), {}
+    for cls in dict.fromkeys(t.cls for t in new):  # "what about ptsd and ocd?" swaps one for both
+        terms = [t for t in new if t.cls == cls]
+        same = [t for t in old if t.cls == cls]
+        if any(lex.meaning(t.key) == lex.meaning(n.key) for t in same for n in terms):
+            return None  # the same subject: nothing to swap
+        pick = [t for t in same if t.group in {n.group for n in terms}] or same
+        if len(pick) != 1:
+            return None  # none, or no telling which one the follow-up replaces
+        swaps[pick[0]] = " and ".join(t.text for t in terms)
+    text = earlier
+    for old_term in sorted(swaps, key=lambda t: -t.start):
+        text = text[: old_term.start] + swaps[old_term] + text[old_term.end :]
+    return text.strip()
+
+
+def lay_term_words(text: str) -> frozenset[str]:
+    """The stemmed words of the lay terms and brand names in the text ("zoloft", "meds"):
+    words the lexicon knows, so their absence from an article says nothing of its coverage.
+
+    >>> sorted(lay_term_words("do meds or zoloft kick in fast"))
+    ['kick', 'med', 'zoloft']
+    """
+    lex = load_lexicon()
+    words: set[str] = set()
+    for m in lex.terms.finditer(re.sub(r"['’`]", "", text)):
+        if lex.lay_terms.get(lex.key(m.group()) or ""):
+            words |= set(tokenize(m.group()))
+    return frozenset(words)
+
+
+def expand_lay_terms(text: str) -> str:
+    """The text plus the canonical words of the lay terms and brand names in it.
+
+    >>> expand_lay_terms("do meds or zoloft kick in fast")
+    'do meds or zoloft kick in fast medication SSRI antidepressant work weeks'
+    """
+    lex = load_lexicon()
+    have, added = set(tokenize(text)), []
+    for m in lex.terms.finditer(re.sub(r"['’`]", "", text)):
+        for word in lex.lay_terms.get(lex.key(m.group()) or "", "").split():
+            stems = set(tokenize(word))
+            if stems and not stems <= have:
+                have |= stems
+                added.append(word)
+    return " ".join([text, *added])
+
+
+def _earlier(history: Sequence[str]) -> str | None:
+    """The question the latest earlier message asked, its own follow-ups resolved."""
+    resolved = None
+    for turn in history:
+        asked = extract_questions(turn)
+        if not asked:
+            continue
+        if resolved is not None and not is_long(turn) and is_follow_up(asked[0]):
+            resolved = rewrite_follow_up(asked[0], resolved) or resolved
+        else:
+            resolved = asked[0]
+    return resolved
+
+
+def understand(message: str, history: Sequence[str] = ()) -> Understood:
+    """What a message asks: its best question, or a follow-up rewritten as a full question
+    from the earlier messages in `history` (oldest first). A message with no earlier
+    question to lean on is never a follow-up; a long post carries its own context."""
+    questions = extract_questions(message)
+    query = questions[0] if questions else ""
+    kind = answer_type(query)
+    earlier = _earlier(history)
+    follow_up = bool(query) and earlier is not None and not is_long(message) and is_follow_up(query)
+    rewritten = None
+    if follow_up:
+        rewritten = rewrite_follow_up(query, earlier)
+        if rewritten:
+            query, kind = rewritten, answer_type(rewritten)
+        elif kind == "other":  # "and for kids?" keeps asking what the earlier question asked
+            kind = answer_type(earlier)
+    return Understood(query, questions, kind, follow_up, bool(rewritten))
