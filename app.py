@@ -26,15 +26,21 @@ if __name__ == "__main__":  # served: show the index build/update messages of st
     log.setLevel(logging.INFO)
 
 BOT = Bot.build()
-ARTICLE = BOT.retriever.chunks[0]  # every chunk carries the article's title and date
+# Every chunk carries its article's title and date.
+ARTICLES = sorted({(c.title, c.date) for c in BOT.retriever.chunks}, key=lambda a: a[1] or "")
 FAQS = [c.question for c in BOT.retriever.faq_chunks]
 CSS = (Path(__file__).parent / "assets" / "app.css").read_text(encoding="utf-8")
 # Gradio's bundled semibold face lacks glyphs; map bold text to the full bold face instead.
 THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", (400, 700)), "sans-serif"])
 DISCLAIMER = (
-    f"This is an automated assistant answering from one article (dated {ARTICLE.date}). It is not "
-    "medical advice or therapy, and no one monitors this chat. In an emergency, call your local "
-    "emergency number."
+    "This is an automated assistant answering from "
+    + (
+        f"one article (dated {ARTICLES[0][1]})"
+        if len(ARTICLES) == 1
+        else f"{len(ARTICLES)} articles"
+    )
+    + ". It is not medical advice or therapy, and no one monitors this chat. In an emergency, "
+    "call your local emergency number."
 )
 # Inline markup anywhere, block markup (headings, lists, quotes, code) at the start of a line.
 _MARKUP = re.compile(r"[\\`*_\[\]<>&$|~:]|^[ \t]+|^(?:[#+>=-]|\d+(?=[.)]))", re.M)
@@ -87,10 +93,12 @@ def source_item(c: Citation) -> str:
     """One citation: its section, and the quote highlighted inside its paragraph."""
     chunk = BOT.passage_for(c)
     text, i = (chunk.text, c.start - chunk.start) if chunk else (c.quote, 0)
+    dated = f", dated {esc(chunk.date)}" if chunk and chunk.date else ""
+    article = f'<p class="article">From “{esc(c.title)}”{dated}.</p>'
     before, quote, after = text[:i], text[i : i + len(c.quote)], text[i + len(c.quote) :]
     return (
         f'<details id="source-{c.n}" open><summary aria-label="Source {c.n}: {esc(c.section)}">'
-        f'<span class="n">[{c.n}]</span> {esc(c.section)}</summary><p class="passage">'
+        f'<span class="n">[{c.n}]</span> {esc(c.section)}</summary>{article}<p class="passage">'
         f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}</p></details>"
     )
 
@@ -98,8 +106,7 @@ def source_item(c: Citation) -> str:
 def sources_html(answer: Answer | None) -> str:
     """The Sources panel for an answer (None: before the first one)."""
     if answer is not None and answer.citations:
-        article = f"From “{esc(ARTICLE.title)}”, dated {esc(ARTICLE.date)}."
-        body = f'<p class="article">{article}</p>' + "".join(map(source_item, answer.citations))
+        body = "".join(map(source_item, answer.citations))
     elif answer is not None and answer.mode == "crisis":
         items = "".join(f"<li>{esc(s[2:])}</li>" for s in answer.text.splitlines() if s[:2] == "- ")
         body = f'<div class="help" role="note"><strong>Please reach out now:</strong><ul>{items}'
@@ -154,13 +161,24 @@ def record_vote(history: list[dict], vote: gr.LikeData) -> None:
 def chat(message: str, history: list[str] | None = None) -> str:
     """Answer a question from the article; the text carries citation markers such as [1].
     `history`: the person's earlier messages, oldest first."""
+    if not isinstance(message, str) or not (
+        history is None or (isinstance(history, list) and all(isinstance(h, str) for h in history))
+    ):
+        raise gr.Error(
+            "Send `message` as a string and `history` as a list of strings: the person's "
+            "earlier messages, oldest first."
+        )
     answer = BOT.ask(message, history or [])
     return "\n\n".join([*answer.notices, answer.text])
 
 
 INTRO = (
     "# Medication and therapy FAQ\nAsk about combining medication and therapy for mental health."
-    f" Answers quote the article *{esc(ARTICLE.title)}* ({ARTICLE.date}) and link to the passages"
+    " Answers quote "
+    + ", ".join(
+        f"*{esc(title)}* ({date})" if date else f"*{esc(title)}*" for title, date in ARTICLES
+    )
+    + " and link to the passages"
     " they come from; when it doesn't cover a question, the assistant says so."
 )
 FOOTER = (

@@ -111,6 +111,14 @@ def test_an_abstention_offers_the_closest_faqs_and_no_sources(app):
     assert "<details" not in panel and "<mark>" not in panel
     assert "No sources" in panel
     assert "[1]" not in reply["content"]
+    assert "Questions it does answer include" not in reply["content"]  # buttons, not a list
+
+
+def test_a_flagged_conversation_keeps_no_empty_suggestions_heading(app):
+    answer = app.BOT.ask("What's the weather in Paris tomorrow?", [CRISIS_MESSAGE])
+    assert answer.abstained and answer.crisis and answer.suggestions
+    shown = app.format_reply(answer, answer.text, first=False)
+    assert "Questions it does answer include" not in shown and "988" in shown
 
 
 def test_a_crisis_message_gets_the_resources_prominently_and_no_sources(app):
@@ -257,6 +265,23 @@ def test_the_latest_vote_on_a_question_wins():
 
 
 # --------------------------------------------------------------------------- API and serving
+
+
+def test_the_chat_api_refuses_wrong_types_with_a_clear_message(app):
+    import gradio as gr
+
+    for message, history in [(None, []), ("hi", [1, 2]), ("hi", "not a list"), (["x"], None)]:
+        with pytest.raises(gr.Error, match="list of strings"):
+            app.chat(message, history)
+    assert "[1]" in app.chat(FAQ_QUESTION, [])
+
+
+def test_every_source_names_its_article_and_date(app):
+    answer = app.BOT.ask(FAQ_QUESTION)
+    panel = app.sources_html(answer)
+    chunk = app.BOT.passage_for(answer.citations[0])
+    assert f"From “{chunk.title}”, dated {chunk.date}." in panel
+    assert chunk.title in app.INTRO
 
 
 def test_the_chat_api_answers_with_citation_markers(app, url):

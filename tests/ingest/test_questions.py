@@ -16,7 +16,9 @@ DOC = SourceDocument("a.md", "A", "", "", TEXT)
 
 def test_each_question_is_tied_to_its_quote_and_chunk():
     chunks = chunk_document(DOC)
-    entries = [{"quote": "Results take 4-12 weeks.", "questions": ["how long b4 it works", "when?"]}]
+    entries = [
+        {"quote": "Results take 4-12 weeks.", "questions": ["how long b4 it works", "when?"]}
+    ]
     found, problems = locate_bank(entries, DOC, chunks, "a.questions.yaml")
     assert problems == []
     assert [q.question for q in found] == ["how long b4 it works", "when?"]
@@ -54,9 +56,7 @@ def _bank(index, model="fake-embedder"):
     return bank_from_records(got["ids"], got["documents"], got["metadatas"])
 
 
-def test_the_bank_is_indexed_incrementally_and_stale_entries_are_reported(
-    tmp_path, make_settings
-):
+def test_the_bank_is_indexed_incrementally_and_stale_entries_are_reported(tmp_path, make_settings):
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     settings = make_settings(corpus)
