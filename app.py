@@ -17,7 +17,7 @@ import gradio as gr
 from bot.answer import SUGGESTIONS_HEADING
 from bot.chat import Bot
 from bot.feedback import save_vote
-from bot.safety import load_resources
+from bot.replies import load_resources
 from bot.types import Answer, Citation
 
 log = logging.getLogger("medfaq")  # never given chat text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot import safety
+from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.retrieval import Evidence, Retriever, load_retriever
 from bot.risk import (
@@ -88,7 +88,7 @@ def risk_answer(risk: Risk, answer: Answer | None = None) -> Answer:
     """The reply to a message at risk. Urgent: what to do now, nothing else. Concern: warm
     words and the resources first, then the cited answer when the message also asked
     something the articles answer (`answer`: None when it asked nothing)."""
-    reply = safety.crisis_reply(risk.tier, risk.kind, risk.overdose)
+    reply = replies.crisis_reply(risk.tier, risk.kind, risk.overdose)
     if risk.urgent or answer is None or answer.mode not in ("faq", "passages", "boundary"):
         return Answer(reply, "crisis", crisis=True, risk=risk.tier)
     return dataclasses.replace(
@@ -168,7 +168,7 @@ class Bot:
         began = time.perf_counter()
         cleaned = safety.clean_input(question, self.settings.max_input_chars)
         notices = (
-            (safety.truncated_notice(self.settings.max_input_chars),) if cleaned.truncated else ()
+            (replies.truncated_notice(self.settings.max_input_chars),) if cleaned.truncated else ()
         )
         answer = self._reply(question or "", cleaned, history)
         flagged = self._flagged(history) if not answer.crisis else None
@@ -188,7 +188,7 @@ class Bot:
 
     def _reply(self, raw: str, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
         if cleaned.empty:
-            return Answer(safety.EMPTY_REPLY, "notice")
+            return Answer(replies.EMPTY_REPLY, "notice")
         # The whole message is checked for risk, including any part past the cut.
         risk = self.assess(raw)
         if risk is not None:
@@ -198,7 +198,7 @@ class Bot:
         if safety.looks_non_english(cleaned.text):
             if risk is not None:
                 return risk_answer(risk)
-            return Answer(safety.NON_ENGLISH_REPLY, "notice")
+            return Answer(replies.NON_ENGLISH_REPLY, "notice")
         asked = asks_something(cleaned.text) or safety.detect_boundary(cleaned.text) is not None
         if risk is not None and not asked:
             return risk_answer(risk)  # nothing asked: no quotes loosely tied to the message
@@ -289,7 +289,7 @@ class Bot:
     def _boundary(self, verdict: safety.Verdict, question: str, vector: np.ndarray) -> Answer:
         """No instructions beyond the article. Stopping gets the article's FAQ on it, led by
         the advice to talk to the prescriber; mode "faq" when that FAQ is what was asked."""
-        lead = safety.boundary_reply(verdict)
+        lead = replies.boundary_reply(verdict)
         faq = self.stopping_faq(vector)
         if verdict.kind == "stopping" and faq is not None:
             answer = verify_citations(faq_answer(faq.chunk, faq.score, lead=lead), self.sources)
@@ -329,11 +329,16 @@ class Bot:
 
     @staticmethod
     def _keep_resources(answer: Answer, risk: Risk) -> Answer:
-        reminder = safety.resources_reminder("abuse" if risk.kind == "abuse" else "crisis")
+        reminder = replies.resources_reminder("abuse" if risk.kind == "abuse" else "crisis")
         text = f"{answer.text}\n\n{reminder}"
         return dataclasses.replace(answer, text=text, crisis=True, risk=risk.tier)
 
     # ------------------------------------------------------------------------ vectors
+
+    def forget_vectors(self) -> None:
+        """Drop the remembered message vectors (benchmarks time each question afresh)."""
+        with self._vectors_lock:
+            self._vectors.clear()
 
     def _embed(self, text: str) -> np.ndarray:
         return self._embed_all([text])[0]

@@ -7,7 +7,8 @@ hits all three alike:
             HuggingFaceEmbeddings (same bundled model), a Chroma vector store,
             similarity_search(k=4);
   bot       this project's full answer: safety checks, hybrid retrieval, FAQ routing,
-            sentence selection and citation verification.
+            sentence selection and citation verification;
+and the risk classifier alone, on a vector computed beforehand (its cost per message).
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from pathlib import Path
 import yaml
 
 DEV_SET = Path(__file__).parent / "cases" / "dev.yaml"
+TYPED_SET = Path(__file__).parent / "cases" / "dev_typed.yaml"
 
 
 def questions() -> list[str]:
+    """The development questions: close to the article's words, and typed as people type
+    (long posts included); none of the gate's."""
     dev = yaml.safe_load(DEV_SET.read_text())
+    typed = yaml.safe_load(TYPED_SET.read_text())
     return (
         [c["question"] for c in dev["faq_paraphrases"]]
         + [c["question"] for c in dev["body_questions"]]
         + list(dev["out_of_scope"])
+        + [q["text"] for q in typed["questions"] if not q.get("history")]
     )
 
 
@@ -65,8 +71,13 @@ def build_recipe(settings, folder: str):
 def ask_uncached(bot, question: str):
     """The bot remembers message vectors (for the history checks); every timed question here
     must pay for its embedding like the other contenders do."""
-    type(bot)._embed.cache_clear()
+    bot.forget_vectors()
     return bot.ask(question)
+
+
+def score_risk(bot, vectors: dict[str, object], question: str):
+    """The risk classifier alone, on the vector the bot computes for retrieval anyway."""
+    return bot.risk_model.score(vectors[question], [question])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     embedder = bot.retriever.embedder
     with tempfile.TemporaryDirectory() as folder:
         recipe = build_recipe(bot.settings, folder)
+        qs = questions()
+        vectors = {q: embedder.embed([q])[0] for q in qs}
         contenders: dict[str, Callable[[str], object]] = {
             "floor (one embedding)": lambda q: embedder.embed([q]),
             "LangChain default recipe": lambda q: recipe.similarity_search(q, k=4),
             "this bot (full answer)": lambda q: ask_uncached(bot, q),
+            "risk classifier alone": lambda q: score_risk(bot, vectors, q),
         }
-        qs = questions()
         for run in contenders.values():  # warm-up
             for q in qs[:5]:
                 run(q)

@@ -176,20 +176,20 @@ def load_thresholds(path: Path = THRESHOLDS_PATH) -> tuple[m.Threshold, ...]:
 
 def product_texts() -> ProductTexts:
     """The fixed texts of bot/safety.py that answers carry without citing them."""
-    from bot import safety
+    from bot import replies, safety
 
     kinds = ("medication", "stopping", "diet")
     rules = ("", "boundary.diet_purging")  # purging adds a note to the diet reply
-    resources = [r for kind in ("crisis", "abuse", "poison") for r in safety.load_resources(kind)]
+    resources = [r for kind in ("crisis", "abuse", "poison") for r in replies.load_resources(kind)]
     return ProductTexts(
-        truncated_notice=safety.TRUNCATED_NOTICE,
+        truncated_notice=replies.TRUNCATED_NOTICE,
         boundary_leads={
-            k: tuple(dict.fromkeys(safety.boundary_reply(safety.Verdict(k, r)) for r in rules))
+            k: tuple(dict.fromkeys(replies.boundary_reply(safety.Verdict(k, r)) for r in rules))
             for k in kinds
         },
-        reminders=tuple(safety.resources_reminder(kind) for kind in ("crisis", "abuse")),
-        crisis_lines=tuple(r.line for r in safety.load_resources("crisis")),
-        poison_lines=tuple(r.line for r in safety.load_resources("poison")),
+        reminders=tuple(replies.resources_reminder(kind) for kind in ("crisis", "abuse")),
+        crisis_lines=tuple(r.line for r in replies.load_resources("crisis")),
+        poison_lines=tuple(r.line for r in replies.load_resources("poison")),
         resource_lines=tuple(dict.fromkeys(r.line for r in resources)),
         resource_numbers=tuple(dict.fromkeys(r.number for r in resources if r.number)),
         risk_paragraphs=tuple(
@@ -198,7 +198,7 @@ def product_texts() -> ProductTexts:
                 for tier, kind, overdose in itertools.product(
                     ("urgent", "concern"), ("self", "other", "abuse"), (False, True)
                 )
-                for paragraph in safety.crisis_reply(tier, kind, overdose).split("\n\n")
+                for paragraph in replies.crisis_reply(tier, kind, overdose).split("\n\n")
             )
         ),
     )

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from bot import feedback as votes
-from bot.safety import load_resources
+from bot.replies import load_resources
 from bot.settings import PROJECT_ROOT
 from evals import feedback
 
@@ -88,8 +88,8 @@ def test_the_sources_panel_highlights_the_quote_inside_its_paragraph(app):
     answer = app.BOT.ask("What is DBT used for?")
     assert answer.mode == "passages" and answer.citations
     panel = app.sources_html(answer)
-    assert html.escape(app.ARTICLE.title) in panel and app.ARTICLE.date == "2026-02-25"
-    assert app.ARTICLE.date in panel
+    [(title, date)] = app.ARTICLES
+    assert html.escape(title) in panel and date == "2026-02-25" and date in panel
     for c in answer.citations:
         chunk = app.BOT.passage_for(c)
         assert chunk.text[c.start - chunk.start : c.end - chunk.start] == c.quote
@@ -180,7 +180,7 @@ def test_a_failure_is_a_plain_message_for_the_person_and_keeps_their_text_out_of
 def test_the_footer_shows_the_disclaimer_and_every_crisis_resource(app):
     assert "not medical advice or therapy" in app.DISCLAIMER
     assert "not monitor" in app.DISCLAIMER or "no one monitors" in app.DISCLAIMER
-    assert "emergency" in app.DISCLAIMER and app.ARTICLE.date in app.DISCLAIMER
+    assert "emergency" in app.DISCLAIMER and app.ARTICLES[0][1] in app.DISCLAIMER
     assert html.escape(app.DISCLAIMER) in app.FOOTER
     for resource in load_resources("crisis"):
         assert f"<li>{html.escape(resource.line)}</li>" in app.FOOTER

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bot import safety
+from bot import replies, safety
 from bot.retrieval import HybridRetriever
 from tests.conftest import ARTICLE
 
@@ -29,7 +29,7 @@ def test_each_faq_asked_verbatim_gets_its_own_answer_cited(bot, number, question
 
 def test_asking_faq_8_verbatim_also_gets_the_advice_to_talk_to_the_prescriber(bot):
     answer = bot.ask("Can I stop medication once therapy starts?")
-    assert answer.text.startswith(safety.boundary_reply(safety.detect_boundary("stop my meds")))
+    assert answer.text.startswith(replies.boundary_reply(safety.detect_boundary("stop my meds")))
 
 
 def test_a_body_question_is_answered_from_the_right_sentence(bot):
@@ -116,10 +116,10 @@ def test_dose_questions_get_no_numbers(bot):
 def test_input_hygiene(bot):
     assert bot.ask("   \n\t ").mode == "notice"
     long = bot.ask("Do medication and therapy work better together? " + "x" * 3000)
-    assert long.notices == (safety.TRUNCATED_NOTICE,)
+    assert long.notices == (replies.TRUNCATED_NOTICE,)
     assert (
         bot.ask("¿Puedo dejar la medicación cuando empiezo la terapia?").text
-        == safety.NON_ENGLISH_REPLY
+        == replies.NON_ENGLISH_REPLY
     )
     marked = bot.ask(
         "<script>alert(1)</script> Do medication and therapy work better together?\x00"
@@ -172,7 +172,7 @@ def test_crisis_words_past_the_length_limit_are_still_seen(bot):
     assert len(message) > bot.settings.max_input_chars
     # Ideation without a plan is "concern": the resources first, then the answer asked for.
     assert (
-        answer.risk == "concern" and answer.crisis and answer.notices == (safety.TRUNCATED_NOTICE,)
+        answer.risk == "concern" and answer.crisis and answer.notices == (replies.TRUNCATED_NOTICE,)
     )
     assert answer.text.index("988") < answer.text.index("[1]")
 

@@ -10,20 +10,22 @@ from collections import Counter
 import pytest
 import yaml
 
-from bot import safety
-from bot.safety import (
+from bot import replies, safety
+from bot.replies import (
     EMPTY_REPLY,
     NON_ENGLISH_REPLY,
     TRUNCATED_NOTICE,
-    Verdict,
     boundary_reply,
-    clean_input,
     crisis_reply,
+    load_resources,
+    resources_reminder,
+)
+from bot.safety import (
+    Verdict,
+    clean_input,
     detect_boundary,
     detect_crisis,
-    load_resources,
     looks_non_english,
-    resources_reminder,
 )
 from tests.conftest import ARTICLE, load_cases
 
@@ -283,7 +285,7 @@ def test_urgent_reply_to_an_overdose_adds_poison_help_right_after_the_emergency_
 
 
 def test_every_resource_names_the_page_to_check_its_number_against():
-    data = yaml.safe_load(safety.RESOURCES_PATH.read_text(encoding="utf-8"))
+    data = yaml.safe_load(replies.RESOURCES_PATH.read_text(encoding="utf-8"))
     entries = [data["emergency"], *data["poison"], *data["crisis"], *data["abuse"]]
     for entry in entries:
         if entry.get("number"):

@@ -85,8 +85,8 @@ def test_an_faq_example_streams_a_cited_answer_and_a_crisis_message_gets_resourc
     expect(source.locator("mark")).to_have_text(faq.answer.text)
     expect(source.locator(".passage")).to_contain_text(faq.question)  # the quote, in context
     expect(source.locator("summary")).to_have_attribute("aria-label", re.compile(r"^Source 1: "))
-    expect(page.locator(".sources")).to_contain_text(app.ARTICLE.title)
-    expect(page.locator(".sources")).to_contain_text(app.ARTICLE.date)
+    expect(page.locator(".sources")).to_contain_text(app.ARTICLES[0][0])
+    expect(page.locator(".sources")).to_contain_text(app.ARTICLES[0][1])
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "faq-answer.png", full_page=True)
