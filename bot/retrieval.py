@@ -282,7 +282,7 @@ def to_document(hit: Hit) -> Document:
 def load_retriever(generation, embedder) -> Retriever:
     """Read one index generation (records and vectors) into a Retriever that searches its
     passage collection."""
-    from ingest.indexing import bank_from_records, chunks_from_records
+    from ingest.records import bank_from_records, chunks_from_records
 
     got = generation.get(include=["documents", "metadatas", "embeddings"])
     ids = got["ids"]

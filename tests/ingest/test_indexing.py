@@ -10,14 +10,9 @@ import pytest
 import ingest.indexing as indexing
 from ingest.__main__ import main as ingest_main
 from ingest.chunking import chunk_document
-from ingest.indexing import (
-    ChromaIndex,
-    IndexMismatch,
-    IndexNotReady,
-    chunks_from_records,
-    ingest_corpus,
-)
+from ingest.indexing import ChromaIndex, IndexMismatch, IndexNotReady, ingest_corpus
 from ingest.loading import load_corpus
+from ingest.records import chunk_records, chunks_from_records
 from tests.conftest import FakeEmbedder
 
 PROJECT = indexing.__file__.rsplit("/ingest/", 1)[0]
@@ -154,9 +149,7 @@ def test_another_model_or_schema_is_refused_until_rebuilt(make_settings, small_c
         run(settings, OtherModel())
     embedder = OtherModel()
     summary, _, index = run(settings, embedder, rebuild=True)
-    records = indexing.chunk_records(
-        c for d in load_corpus(small_corpus)[0] for c in chunk_document(d)
-    )
+    records = chunk_records(c for d in load_corpus(small_corpus)[0] for c in chunk_document(d))
     assert sorted(embedder.embedded) == sorted({r.embed_text for r in records})  # all, afresh
     assert index.active("other-model").metadata["embedding_model"] == "other-model"
     assert summary.unchanged == 6
