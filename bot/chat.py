@@ -189,7 +189,12 @@ class Bot:
     def _reply(self, raw: str, cleaned: safety.CleanInput, history: Sequence[str]) -> Answer:
         if cleaned.empty:
             return Answer(replies.EMPTY_REPLY, "notice")
-        # The whole message is checked for risk, including any part past the cut.
+        understood = understand(cleaned.text, self._earlier(history))
+        questions = self._questions(understood)
+        # One forward pass for everything this message needs embedded: the rows the risk
+        # check reads (the whole message, including any part past the cut, and its parts
+        # when long) and the question(s) to retrieve with.
+        self._embed_all([*self._risk_rows(raw), *(q.query for q in questions)])
         risk = self.assess(raw)
         if risk is not None:
             log.info("risk %s (%s)", risk.tier, risk.rule)
@@ -202,8 +207,7 @@ class Bot:
         asked = asks_something(cleaned.text) or safety.detect_boundary(cleaned.text) is not None
         if risk is not None and not asked:
             return risk_answer(risk)  # nothing asked: no quotes loosely tied to the message
-        understood = understand(cleaned.text, self._earlier(history))
-        answers = [self._answer(q, understood, history) for q in self._questions(understood)]
+        answers = [self._answer(q, understood, history) for q in questions]
         answer = combine(answers)
         return risk_answer(risk, answer) if risk is not None else answer
 
@@ -215,19 +219,16 @@ class Bot:
             return None
         if self.risk_model is None:
             return assess_risk(text, None, None, self.risk_thresholds)
-        rows = [safety.clean_input(text, self.settings.max_input_chars).text, *message_parts(text)]
+        rows = self._risk_rows(text)
         vectors = self._embed_all(rows)
-        risk = assess_risk(text, vectors, self.risk_model, self.risk_thresholds, rows)
-        if (
-            risk is not None
-            and risk.urgent
-            and risk.rule == "model"
-            and safety.detect_boundary(text)
-        ):
-            # A question about managing medication ("can I just stop?") that no crisis rule
-            # flags is never told to call emergency services on the classifier's word alone.
-            return dataclasses.replace(risk, tier="concern", overdose=False)
-        return risk
+        return assess_risk(text, vectors, self.risk_model, self.risk_thresholds, rows)
+
+    def _risk_rows(self, message: str) -> list[str]:
+        """What the classifier reads: the message as answered, and its parts when long."""
+        text = safety.clean_input(message, safety.MAX_SCAN_CHARS).text
+        if not text or self.risk_model is None:
+            return []
+        return [safety.clean_input(text, self.settings.max_input_chars).text, *message_parts(text)]
 
     def _questions(self, understood: Understood) -> list[Understood]:
         """One query per question found in the message (a long message may hold two)."""
@@ -346,6 +347,8 @@ class Bot:
     def _embed_all(self, texts: list[str]) -> np.ndarray:
         """Vectors of `texts`, remembered: the history is checked again at every turn, and
         each earlier message was embedded when it was asked. Missing ones in one batch."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
         with self._vectors_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
