@@ -256,10 +256,12 @@ class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        evidence = self.retriever.retrieve(query, self.retriever.embed(query), k=self.k)
-        return [to_document(hit) for hit in evidence.hits]
+        """The `k` (or, per call, `invoke(query, k=...)`) best passages."""
+        k = self.k if k is None else k
+        evidence = self.retriever.retrieve(query, self.retriever.embed(query), k=k)
+        return [to_document(hit) for hit in evidence.hits[:k]]
 
 
 def to_document(hit: Hit) -> Document:
