@@ -24,6 +24,22 @@ def load_cases(name: str):
     return yaml.safe_load((CASES / name).read_text(encoding="utf-8"))
 
 
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF file from its numbered objects (1: the catalog), with a correct xref table."""
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
 class FakeEmbedder:
     """Deterministic vectors from a text hash, for tests where meaning does not matter.
     Counts what it embeds; with `forbid=True` any call fails the test."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ingest.chunking import chunk_document
 from ingest.loading import load_corpus, load_document
-from tests.conftest import ARTICLE, CORPUS, DATA, SEED
+from tests.conftest import ARTICLE, CORPUS, DATA, SEED, pdf_file
 
 FORMATS = DATA / "formats"
 
@@ -393,15 +393,4 @@ def make_pdf(pages: list[list[tuple[int, str]]]) -> bytes:
         b" ".join(b"%d 0 R" % k for k in kids),
         len(kids),
     )
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
+    return pdf_file(objects)

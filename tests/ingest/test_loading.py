@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loading import LoadError, load_corpus, load_document
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, pdf_file
 
 
 def test_markdown_keeps_the_file_text_exactly_and_reads_front_matter():
@@ -106,18 +106,7 @@ def _pdf(text: str) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
+    return pdf_file(objects)
 
 
 def test_question_bank_sidecars_are_skipped_silently(tmp_path):
