@@ -45,13 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         s = summary
         print(
-            f"{s.files} file{'s' if s.files != 1 else ''}, {s.chunks} chunks: {s.added} added, "
+            f"{s.files} file{'s' if s.files != 1 else ''}, {s.chunks} chunks, {s.questions} bank "
+            f"questions: {s.added} added, "
             f"{s.updated} updated, {s.unchanged} unchanged, {s.deleted} deleted "
             f"in {s.seconds:.1f} s -> {index.where}"
         )
     if problems:
         print(
-            f"{len(problems)} file(s) could not be ingested; fix or remove them.", file=sys.stderr
+            f"{len(problems)} problem(s): files that could not be ingested or stale "
+            "question-bank entries; fix or remove them.",
+            file=sys.stderr,
         )
         return 1
     return 0
