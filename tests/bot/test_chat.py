@@ -6,7 +6,8 @@ import re
 import pytest
 
 from bot import replies, safety
-from bot.retrieval import HybridRetriever
+from bot.retrieval import HybridRetriever, tokenize
+from bot.understand import lay_term_words
 from tests.conftest import ARTICLE
 
 FAQS = re.findall(r"^### (\d+)\. (.+)$", ARTICLE.read_text(encoding="utf-8"), re.M)
@@ -237,8 +238,9 @@ def test_a_concern_message_that_asks_gets_resources_first_then_the_answer(bot):
     )
     assert answer.risk == "concern" and answer.crisis and answer.citations
     assert answer.text.index("988") < answer.text.index("[1]")
-    told = bot.ask("i relapsed on self harm last night")  # asks nothing: no quotes
-    assert told.mode == "crisis" and told.citations == ()
+    # It asks nothing: no quotes, though retrieval would find "Lower Relapse Risk: ..."
+    told = bot.ask("relapsed on self harm again after a year of therapy and meds")
+    assert told.risk == "concern" and told.mode == "crisis" and told.citations == ()
 
 
 def test_an_overdose_in_plain_words_gets_the_urgent_reply_and_poison_help(bot):
@@ -254,3 +256,10 @@ def test_a_school_question_about_suicide_is_answered_not_met_with_the_crisis_rep
         "for a school report: does therapy plus medication help people with depression?"
     )
     assert answer.risk is None and not answer.crisis
+
+
+def test_lay_words_and_brand_names_count_as_covered(bot):
+    r = bot.retriever
+    tokens = tokenize("does zoloft help with ocd")
+    assert r.coverage(tokens) < 1.0  # the article never names the brand
+    assert r.coverage(tokens, known=lay_term_words("does zoloft help with ocd")) == 1.0

@@ -210,3 +210,10 @@ def test_the_test_set_is_disjoint_from_the_calibration_set_and_large_enough():
     data = yaml.safe_load((CASES / "risk.yaml").read_text(encoding="utf-8"))
     assert len(data["risk"]) >= 200 and len(data["lookalikes"]) >= 200
     assert {r["tier"] for r in data["risk"]} == {"urgent", "concern"}
+
+
+def test_a_medication_question_is_never_urgent_on_the_classifier_alone():
+    asked_about_meds = lambda: True  # noqa: E731
+    assert decide(None, scores(0.9, urgent=0.9), T, asked_about_meds).tier == "concern"
+    assert decide(None, scores(0.9, urgent=0.9), T).tier == "urgent"
+    assert decide(URGENT_RULE, scores(0.9), T, asked_about_meds).tier == "urgent"  # a rule says so

@@ -86,3 +86,16 @@ def test_the_bank_is_indexed_incrementally_and_stale_entries_are_reported(tmp_pa
     questions = [q.question for q in _bank(index)]
     assert "will therapy make me need pills less someday" in questions
     assert "a question nobody can answer" not in questions
+
+
+def test_a_bank_that_cannot_be_read_is_reported_and_its_questions_kept(tmp_path, make_settings):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(corpus)
+    index = ChromaIndex.from_settings(settings)
+    first, _ = ingest_corpus(settings, index, FakeEmbedder())
+    (corpus / "medication-and-therapy.questions.yaml").write_text("entries: [unclosed\n")
+    summary, problems = ingest_corpus(settings, index, FakeEmbedder(forbid=True))
+    assert [p.source for p in problems] == ["medication-and-therapy.questions.yaml"]
+    assert "cannot be read" in problems[0].reason
+    assert summary.questions == first.questions == len(_bank(index))
