@@ -17,6 +17,7 @@ from bot.understand import answer_type, carries_answer
 _LEANS_BACK = re.compile(r"(?:They|It|This|These|That|Those|Their|Its|Such|Both)\b")
 
 ABSTAIN_TEXT = "Sorry, the article I answer from doesn't cover that, so I can't answer it."
+ABSTAIN_TEXT_MANY = "Sorry, the articles I answer from don't cover that, so I can't answer it."
 SUGGESTIONS_HEADING = "Questions it does answer include:"
 PARTIAL_TEXT = "The article doesn't say exactly; here is what it says about {topic}:"
 # An answer that opens by saying yes: given to a question it does not answer, it misleads.
@@ -42,6 +43,7 @@ class Thresholds:
     type_bonus: float = 0.05  # for a sentence carrying the kind of answer asked for
     sentence_window: float = 0.08
     max_sentences: int = 3
+    affirm: float = 0.0  # an FAQ answer opening with "Yes" is quoted only this close to it
 
     @classmethod
     def from_settings(cls, s: Settings, **overrides) -> Thresholds:
@@ -55,6 +57,7 @@ class Thresholds:
             bank_offset=s.bank_offset,
             type_bonus=s.type_bonus,
             max_sentences=s.max_sentences,
+            affirm=s.affirm_threshold,
         )
         return cls(**{**values, **overrides})
 
@@ -125,13 +128,31 @@ def compose_answer(
     faq = routed_faq(evidence, t, kind, exclude)
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)
-    if relevance(evidence, t) < t.abstain or not evidence.sentences:
-        return abstain(evidence.faqs)
-    chosen = select_sentences(evidence.sentences, evidence.hits, t, kind)
+    sentences = quotable(evidence, t)
+    if relevance(evidence, t) < t.abstain or not sentences:
+        return abstain(evidence.faqs, articles=evidence.articles)
+    chosen = select_sentences(sentences, evidence.hits, t, kind)
     answer = passages_answer(chosen)
     if kind in CARRIED and not any(carries_answer(s.span.text, kind) for s, _ in chosen):
         return partial(answer, chosen[0][0].chunk)
     return answer
+
+
+def quotable(evidence: Evidence, t: Thresholds) -> tuple[SentenceHit, ...]:
+    """The candidate sentences, without those of an FAQ answer that opens with a yes unless the
+    question is close to that FAQ (its own question or one of its bank questions): quoted for
+    a question it does not answer ("Is ketamine therapy effective?"), the FAQ's "Yes, ..."
+    would say yes to that question."""
+    closeness: dict[str, float] = {}
+    for chunk, score in [(h.chunk, h.score) for h in evidence.faqs] + [
+        (b.chunk, b.score) for b in evidence.bank
+    ]:
+        closeness[chunk.id] = max(score, closeness.get(chunk.id, -1.0))
+    return tuple(
+        s
+        for s in evidence.sentences
+        if not (affirms(s.chunk) and closeness.get(s.chunk.id, -1.0) < t.affirm)
+    )
 
 
 def partial(answer: Answer, chunk: Chunk) -> Answer:
@@ -148,12 +169,26 @@ def faq_answer(chunk: Chunk, score: float, lead: str = "") -> Answer:
     return Answer(text, "faq", (cite(1, chunk, answer, score),))
 
 
-def abstain(faqs: tuple[Hit, ...], n: int = 3) -> Answer:
-    suggestions = tuple(h.chunk.question for h in faqs[:n] if h.chunk.question)
-    lines = [ABSTAIN_TEXT]
-    if suggestions:
-        lines += ["", SUGGESTIONS_HEADING, *(f"- {q}" for q in suggestions)]
+def abstain(faqs: tuple[Hit, ...], n: int = 3, articles: int = 1) -> Answer:
+    """The abstention, with the closest FAQ questions as suggestions; among several articles,
+    each suggestion names its article (title and date)."""
+    hits = [h for h in faqs[:n] if h.chunk.question]
+    lines = [ABSTAIN_TEXT if articles <= 1 else ABSTAIN_TEXT_MANY]
+    if hits:
+        lines += ["", SUGGESTIONS_HEADING]
+        lines += [
+            f"- {h.chunk.question}"
+            if articles <= 1
+            else f"- {h.chunk.question} ({article(h.chunk)})"
+            for h in hits
+        ]
+    suggestions = tuple(h.chunk.question for h in hits)
     return Answer("\n".join(lines), "abstain", suggestions=suggestions)
+
+
+def article(chunk: Chunk) -> str:
+    """How an answer names a chunk's article: its title, and its date when it has one."""
+    return f"{chunk.title}, {chunk.date}" if chunk.date else chunk.title
 
 
 def sentence_score(s: SentenceHit, t: Thresholds, kind: str = "other") -> float:

@@ -89,6 +89,7 @@ class Evidence:
     sentences: tuple[SentenceHit, ...]  # sentences of the top passages, most similar first
     coverage: float  # share of the query's content words found anywhere in the corpus
     bank: tuple[BankHit, ...] = ()  # the closest bank questions, best first (one per quote)
+    articles: int = 1  # how many articles were searched
 
 
 class Retriever:
@@ -105,6 +106,7 @@ class Retriever:
     ):
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
+        self.articles = len({c.source for c in chunks})
         # Questions whose chunk is gone (never, for one generation) are dropped.
         self.bank = [q for q, _ in bank if q.chunk in self.by_id]
         self._bank_vectors = (
@@ -173,6 +175,7 @@ class Retriever:
             sentences=self._sentences(vector, set(tokens), chunks, bank),
             coverage=self.coverage(tokens, known),
             bank=bank,
+            articles=self.articles,
         )
 
     def rank_bank(self, vector: np.ndarray, n: int = 5) -> tuple[BankHit, ...]:

@@ -37,12 +37,15 @@ class Settings:
     lexical_weight: float = 0.1
     bank_offset: float = 0.15
     type_bonus: float = 0.3
+    affirm_threshold: float = 0.65
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.78
     risk_urgent_threshold: float = 0.8
     risk_keyword_threshold: float = 0.78
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
+    # How often a running app checks for a new index generation (seconds; 0: never).
+    reload_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -12,6 +12,9 @@ evals/cases/dev_typed.yaml goes through the bot's own understanding and retrieva
 3. Abstention: for each coverage weight, the threshold as high as possible while abstaining
    on at most `--max-wrong` of the answerable questions; the weight that abstains on the
    most off-topic questions wins (ties: the smaller weight).
+4. Affirmations: the highest closeness to an FAQ that its "Yes, ..." answer needs before it
+   is quoted for a question it was not routed to, that still puts as many acceptable
+   passages first as no such limit (a yes is quoted only where it is needed).
 
 The gate's sets (evals/cases/*.yaml other than dev*.yaml) are never used here.
 `--write` stores the values in bot/settings.py.
@@ -173,6 +176,25 @@ def calibrate_abstention(samples, base: Thresholds, max_wrong: float) -> dict:
     return best[1]
 
 
+def calibrate_affirmation(samples, base: Thresholds, exclude, chunks) -> dict:
+    answerable = [s for s in samples if s.answerable]
+
+    def right(affirm: float) -> int:
+        t = dataclasses.replace(base, affirm=affirm)
+        return sum(
+            first_citation_right(s, compose_answer(s.evidence, t, s.kind, exclude), chunks)
+            for s in answerable
+        )
+
+    unlimited = right(0.0)
+    chosen = 0.0
+    for affirm in np.round(np.arange(0.5, 0.951, 0.01), 2):
+        if right(float(affirm)) < unlimited:
+            break
+        chosen = float(affirm)
+    return {"affirm_threshold": chosen}
+
+
 def write_settings(values: dict) -> None:
     text = SETTINGS_PATH.read_text(encoding="utf-8")
     for name, value in values.items():
@@ -195,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     bot = Bot.build()
     samples = gather(bot)
     exclude, chunks = bot._stopping_ids, bot.retriever.chunks
-    routing = calibrate_faq(samples, bot.thresholds, exclude)
-    base = dataclasses.replace(bot.thresholds, faq=routing["faq_threshold"],
+    start = dataclasses.replace(bot.thresholds, affirm=0.0)  # step 4 sets it
+    routing = calibrate_faq(samples, start, exclude)
+    base = dataclasses.replace(start, faq=routing["faq_threshold"],
                                faq_margin=routing["faq_margin"],
                                faq_bank=routing["faq_bank_threshold"])  # fmt: skip
     sentences = calibrate_sentences(samples, base, exclude, chunks)
@@ -204,13 +227,17 @@ def main(argv: list[str] | None = None) -> int:
                                bank_offset=sentences["bank_offset"],
                                type_bonus=sentences["type_bonus"])  # fmt: skip
     abstention = calibrate_abstention(samples, base, args.max_wrong)
+    base = dataclasses.replace(base, abstain=abstention["abstain_threshold"],
+                               coverage_weight=abstention["coverage_weight"])  # fmt: skip
+    affirmation = calibrate_affirmation(samples, base, exclude, chunks)
     print(f"development sets: {len(samples)} questions answered by retrieval")
-    values = {**routing, **sentences, **abstention}
+    values = {**routing, **sentences, **abstention, **affirmation}
     for name, value in values.items():
         print(f"  {name:<22} {value}")
     if args.write:
         keys = ("faq_threshold", "faq_margin", "faq_bank_threshold", "lexical_weight",
-                "bank_offset", "type_bonus", "coverage_weight", "abstain_threshold")  # fmt: skip
+                "bank_offset", "type_bonus", "coverage_weight", "abstain_threshold",
+                "affirm_threshold")  # fmt: skip
         write_settings({k: values[k] for k in keys})
     return 0
 

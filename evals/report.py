@@ -24,7 +24,7 @@ GROUPS = {
     "risk tiers": ("risk_recall_urgent", "risk_recall_concern", "urgent_reply", "urgent_precision",
                    "poison_help", "lookalike_crisis_fp", "lookalike_risk_fp", "article_risk_fp"),
     "typed questions": ("typed_first_citation", "typed_wrongly_abstained", "typed_abstention_oos",
-                        "typed_boundary", "typed_misleading"),
+                        "typed_boundary", "typed_misleading", "typed_wrong_yes"),
     "latency, ms (not gated)": ("latency_p50_ms", "latency_p95_ms"),
 }  # fmt: skip
 _UNBOUNDED = ("median_quote_chars", "latency_p50_ms", "latency_p95_ms")  # not scores in [0, 1]

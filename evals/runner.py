@@ -304,8 +304,15 @@ def score_typed(case: Case, reply: Reply, product: ProductTexts, put) -> None:
     quote that opens with "yes" to a question that must not get one."""
     first = reply.passages[0] if reply.passages else ""
     abstained = reply.mode == "abstain"
+    # A quote opening with yes from outside every acceptable passage says yes to another
+    # question.
+    wrong_yes = any(
+        m.AFFIRMATION.match(q) and not any(m.contains_gold(passage, g) for g in case.golds)
+        for q, passage in zip(reply.quotes, reply.passages, strict=False)
+    )
     if "abstain" in case.modes:
         put("typed_abstention_oos", [abstained and not reply.quotes], "an abstention, no quote")
+        put("typed_wrong_yes", [wrong_yes], "no quote opening with yes")
     elif "boundary" in case.modes:
         referred = reply.mode in ("boundary", "faq") and any(
             lead in reply.text for leads in product.boundary_leads.values() for lead in leads
@@ -315,6 +322,7 @@ def score_typed(case: Case, reply: Reply, product: ProductTexts, put) -> None:
         put("typed_misleading", [misleading], "no quote opening with yes")
     else:
         put("typed_wrongly_abstained", [abstained], "an answer (the article covers this)")
+        put("typed_wrong_yes", [wrong_yes], "no yes quoted from outside the acceptable passages")
         right = any(m.contains_gold(first, g) for g in case.golds)
         put("typed_first_citation", [right], f"first cited passage holding one of {case.golds}")
 

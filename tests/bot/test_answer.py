@@ -6,8 +6,10 @@ import pytest
 
 from bot.answer import (
     ABSTAIN_TEXT,
+    ABSTAIN_TEXT_MANY,
     PARTIAL_TEXT,
     Thresholds,
+    abstain,
     affirms,
     compose_answer,
     kinds_agree,
@@ -204,3 +206,33 @@ def test_a_bank_match_lifts_the_sentences_of_its_quote():
     strong = SentenceHit(PARA.sentences[0], PARA, 0.6, 0.0)
     [(best, score)] = select_sentences((strong, weak), (), offset)
     assert best is weak and score == pytest.approx(0.8)
+
+
+def test_an_affirming_faq_answer_is_quoted_only_for_a_question_close_to_its_faq():
+    # "Yes, it works well." is the best sentence for a question about something else.
+    yes = SentenceHit(FAQ.sentences[1], FAQ, 0.7, 0.0)
+    other = SentenceHit(PARA.sentences[0], PARA, 0.6, 0.0)
+    guarded = dataclasses.replace(T, affirm=0.65)
+    far = dataclasses.replace(evidence(faq_score=0.5), sentences=(yes, other))
+    answer = compose_answer(far, guarded)
+    assert answer.mode == "passages"
+    assert [c.quote for c in answer.citations] == ["Therapy builds skills."]
+    # Unguarded, or close enough to the FAQ (its own question or one of its bank questions),
+    # the yes is quoted.
+    assert compose_answer(far, T).citations[0].quote == "Yes, it works well."
+    near_bank = dataclasses.replace(far, bank=(_bank_hit(FAQ, 0.66),))
+    assert compose_answer(near_bank, guarded).citations[0].quote == "Yes, it works well."
+    # With nothing else to quote, the guarded answer abstains rather than say yes.
+    alone = dataclasses.replace(far, sentences=(yes,))
+    assert compose_answer(alone, guarded).mode == "abstain"
+
+
+def test_among_several_articles_an_abstention_names_each_suggestions_article():
+    other = dataclasses.replace(FAQ, id="other-faq", source="b.md", title="B", date="")
+    faqs = (Hit(FAQ, 0.3), Hit(other, 0.2))
+    one = abstain(faqs)
+    assert one.text.startswith(ABSTAIN_TEXT) and "- Does it work?\n" in one.text + "\n"
+    many = abstain(faqs, articles=2)
+    assert many.text.startswith(ABSTAIN_TEXT_MANY)
+    assert many.text.endswith("- Does it work? (A, 2024-01-01)\n- Does it work? (B)")
+    assert many.suggestions == ("Does it work?", "Does it work?")  # the buttons: questions only
