@@ -309,6 +309,13 @@ def lay_term_words(text: str) -> frozenset[str]:
     return frozenset(words)
 
 
+def lexicon_words() -> list[str]:
+    """The subject terms, lay terms, brand names and canonical words of the lexicon (what a
+    misspelt word may be corrected to, besides the articles' words)."""
+    lex = load_lexicon()
+    return [*lex.classes, *lex.lay_terms, *lex.lay_terms.values()]
+
+
 def expand_lay_terms(text: str) -> str:
     """The text plus the canonical words of the lay terms and brand names in it.
 
