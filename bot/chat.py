@@ -1,7 +1,7 @@
 """The bot: a short pipeline of stages for one message in its conversation.
 
-    clean -> assess risk (bot.risk) -> understand (bot.understand) -> route: boundary or
-    retrieve (bot.retrieval) -> compose (bot.answer) -> verify citations -> decorate
+    clean -> assess risk (bot.risk) -> understand (bot.understand, bot.spelling) -> route:
+    boundary or retrieve (bot.retrieval) -> compose (bot.answer) -> verify citations -> decorate
     (risk replies, the resources of a flagged conversation, notices)
 
 Each stage is a pure function of its inputs; this module holds the heavy objects (index,
@@ -33,6 +33,7 @@ from bot.risk import (
     strongest,
 )
 from bot.settings import Settings
+from bot.spelling import Speller
 from bot.types import Answer, Chunk, Citation, Hit
 from bot.understand import (
     Understood,
@@ -40,6 +41,7 @@ from bot.understand import (
     expand_lay_terms,
     is_follow_up,
     lay_term_words,
+    lexicon_words,
     understand,
 )
 
@@ -114,6 +116,12 @@ class Bot:
         )
         self._stopping = stopping_faqs(self.retriever.faq_chunks)
         self._stopping_ids = frozenset(c.id for c in self._stopping)
+        # The articles' words and the lexicon's; not the question banks', which are typed as
+        # people type ("theraphy"), typos included.
+        chunks = self.retriever.chunks
+        self.speller = Speller.of(
+            [*(f"{c.title} {c.section} {c.text}" for c in chunks), *lexicon_words()]
+        )
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
 
@@ -157,7 +165,8 @@ class Bot:
             )
             model = None
         bot = cls(retriever, {d.source: d.text for d in documents}, settings, model)
-        bot._embed("warm up")  # load the model and compile the safety patterns now
+        bot._embed("warm up")  # load the model, word frequencies and safety patterns now
+        bot.speller.correct("warming")
         safety.detect_crisis("warm up")
         return bot
 
@@ -171,7 +180,7 @@ class Bot:
             (replies.truncated_notice(self.settings.max_input_chars),) if cleaned.truncated else ()
         )
         answer = self._reply(question or "", cleaned, history)
-        flagged = self._flagged(history) if not answer.crisis else None
+        flagged = self.flagged(history) if not answer.crisis else None
         if flagged is not None:
             answer = self._keep_resources(answer, flagged)
         # Timings, modes and ids only: what people write is never logged.
@@ -255,8 +264,9 @@ class Bot:
         (None, evidence, vector). A follow-up that could not be rewritten is retrieved with the
         earlier question blended in: its words join the keyword query and its embedding is
         added with `context_weight`."""
-        query = understood.query
+        query = self.speller.correct(understood.query)
         context = context_turn(history) if history and asked.follow_up else None
+        context = self.speller.correct(context) if context else None
         boundary = safety.detect_boundary(query)
         if boundary is None and not understood.rewritten:
             boundary = stopping_in_context(query, context)
@@ -322,7 +332,7 @@ class Bot:
         turns = [safety.clean_input(h).text for h in history]
         return [t for t in turns if t and not safety.detect_crisis(t)]
 
-    def _flagged(self, history: Sequence[str]) -> Risk | None:
+    def flagged(self, history: Sequence[str]) -> Risk | None:
         """The risk found among earlier messages: once flagged, a conversation keeps its
         resources visible (derived from the history, so no state is stored)."""
         turns = [t for t in history[-_FLAG_LOOKBACK:] if isinstance(t, str)]

@@ -263,3 +263,10 @@ def test_lay_words_and_brand_names_count_as_covered(bot):
     tokens = tokenize("does zoloft help with ocd")
     assert r.coverage(tokens) < 1.0  # the article never names the brand
     assert r.coverage(tokens, known=lay_term_words("does zoloft help with ocd")) == 1.0
+
+
+def test_a_misspelt_question_is_answered_as_if_spelt_right(bot):
+    right = bot.ask("Which conditions does combining medication and therapy help, like anxiety?")
+    typed = bot.ask("Which condtions does combinning medication and therepy help, like anxeity?")
+    assert typed.mode == right.mode and typed.citations == right.citations
+    assert bot.speller.correct("pyschiatrist") == "psychiatrist"
