@@ -1,7 +1,8 @@
 """Pure: a message (its text and embedding) -> a risk tier, from a trained classifier and rules.
 
 The classifier is three small linear heads over the sentence embedding the bot already
-computes for retrieval (trained by `python -m evals.train_risk` on public labelled data and
+computes for retrieval (the risk head's probability averaged with that of a one-hidden-layer
+network over the same embedding, which catches what no single direction of it does) (trained by `python -m evals.train_risk` on public labelled data and
 the project's own examples; weights in bot/data/risk_model.npz):
   risk     is there a risk signal at all (suicide, self-harm, abuse)?
   urgent   given risk: a plan, means, an attempt or overdose, danger right now?
@@ -89,13 +90,25 @@ def lexical_counts(text: str) -> dict[int, float]:
 @dataclass(frozen=True, eq=False)
 class RiskModel:
     """Linear heads over a unit sentence embedding and, for the risk and urgency heads,
-    TF-IDF weighted hashed words: logits = vector @ weights.T + bias (+ words @ lexical.T)."""
+    TF-IDF weighted hashed words: logits = vector @ weights.T + bias (+ words @ lexical.T);
+    with a network, p(risk) is the mean of the linear head's and the network's."""
 
     weights: np.ndarray  # (len(HEADS), d)
     bias: np.ndarray  # (len(HEADS),)
     model_name: str  # the embedding model the heads were trained on
     lexical: np.ndarray | None = None  # (2, LEX_DIM): the risk and urgency heads' word weights
     idf: np.ndarray | None = None  # (LEX_DIM,)
+    # The risk head's network: relu(vector @ hidden + hidden_bias) @ out + out_bias.
+    hidden: np.ndarray | None = None  # (d, h)
+    hidden_bias: np.ndarray | None = None  # (h,)
+    out: np.ndarray | None = None  # (h,)
+    out_bias: float = 0.0
+
+    def network(self, rows: np.ndarray) -> np.ndarray:
+        """The risk network's logit for each row (0 when the model has none)."""
+        if self.hidden is None:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.maximum(rows @ self.hidden + self.hidden_bias, 0.0) @ self.out + self.out_bias
 
     def words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The message's lexical features as (slots, unit-length TF-IDF values)."""
@@ -116,6 +129,8 @@ class RiskModel:
             for i, text in enumerate(texts[: len(rows)]):
                 slots, values = self.words(text)
                 logits[i, :2] += self.lexical[:, slots] @ values
+        if self.hidden is not None:
+            logits[:, 0] = mean_of_probabilities(logits[:, 0], self.network(rows))
         # A part of a long message counts half, its whole the other half: out of its post, a
         # sentence such as "no more crying in the car every morning" reads as despair.
         if len(logits) > 1:
@@ -134,13 +149,20 @@ def load_risk_model(path: Path = MODEL_PATH) -> RiskModel:
         heads = tuple(data["heads"].tolist())
         if heads != HEADS:
             raise ValueError(f"{path}: heads {heads}, expected {HEADS}; rebuild it")
-        lexical = data["lexical"].astype(np.float32) if "lexical" in data else None
+
+        def optional(name: str) -> np.ndarray | None:
+            return data[name].astype(np.float32) if name in data else None
+
         return RiskModel(
             weights=data["weights"].astype(np.float32),
             bias=data["bias"].astype(np.float32),
             model_name=str(data["model_name"]),
-            lexical=lexical,
-            idf=data["idf"].astype(np.float32) if "idf" in data else None,
+            lexical=optional("lexical"),
+            idf=optional("idf"),
+            hidden=optional("hidden"),
+            hidden_bias=optional("hidden_bias"),
+            out=optional("out"),
+            out_bias=float(data["out_bias"]) if "out_bias" in data else 0.0,
         )
 
 
@@ -221,6 +243,19 @@ def strongest(verdicts: Sequence[Risk | None]) -> Risk | None:
 @functools.lru_cache(maxsize=1)
 def bundled_model() -> RiskModel | None:
     return load_risk_model() if MODEL_PATH.exists() else None
+
+
+def mean_of_probabilities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The logit of the mean of two probabilities given as logits: unlike the mean of the
+    logits, one model's extreme score moves the result by half at most, so the network cannot
+    overrule the linear head on a text unlike any it was trained on.
+
+    >>> float(mean_of_probabilities(np.array([0.0]), np.array([0.0]))[0])
+    0.0
+    """
+    p = (_sigmoid(a) + _sigmoid(b)) / 2
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ class Settings:
     affirm_threshold: float = 0.65
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.78
-    risk_urgent_threshold: float = 0.8
+    risk_urgent_threshold: float = 0.75
     risk_keyword_threshold: float = 0.78
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set

@@ -106,9 +106,52 @@ def load_product_texts(corpus_dir: Path = PROJECT_ROOT / "corpus") -> list[Examp
     return [Example(t, "none", "", OWN, f"{OWN}:article{i}") for i, t in enumerate(unique)]
 
 
+# Short benign statements about one's own treatment, the way a conversation often opens ("im
+# on prozac"). Public suicide posts mention medicines too, so without these a bare mention of
+# one can read as risk. Filled from the lexicon's terms, not from any article.
+STATEMENTS = (
+    "im on {med}", "i'm on {med} now", "been on {med} for {n} weeks", "just started {med}",
+    "my doctor put me on {med}", "started {med} {when}", "i take {med} every morning",
+    "on {med} since {month}", "my psychiatrist switched me to {med}",
+    "currently taking {med} and seeing a {person}", "been seeing a {person} for like a month",
+    "started {therapy} {when}", "i see my {person} every week", "my {person} suggested {med}",
+    "my mom is on {med} too", "tried {med} before and it was ok", "doing {therapy} for my {cond}",
+    "diagnosed with {cond} {when}", "i have {cond} and take {med}", "{med} and {therapy} here",
+)  # fmt: skip
+_WHEN = ("last week", "yesterday", "a month ago", "in january", "2 weeks ago", "this year")
+_MONTHS = ("march", "the summer", "last fall", "christmas", "may")
+
+
+def treatment_statements(n: int = 600) -> list[Example]:
+    """`n` benign statements about treatment (tier none), the same on every run."""
+    from bot.understand import load_lexicon
+
+    classes = load_lexicon().classes
+    words = {
+        key: sorted(w for w, (cls, group) in classes.items() if (cls, group) == want)
+        for key, want in (
+            ("med", ("treatments", "medication")),
+            ("therapy", ("treatments", "therapy")),
+            ("person", ("people", "people")),
+            ("cond", ("conditions", "conditions")),
+        )
+    }
+    out = []
+    for i in range(n):
+        digest = hashlib.sha256(f"statement{i}".encode()).digest()
+        pick = {key: ws[digest[j] % len(ws)] for j, (key, ws) in enumerate(words.items())}
+        text = STATEMENTS[digest[5] % len(STATEMENTS)].format(
+            **pick, n=2 + digest[6] % 10, when=_WHEN[digest[7] % len(_WHEN)],
+            month=_MONTHS[digest[8] % len(_MONTHS)],
+        )  # fmt: skip
+        out.append(Example(text, "none", "", OWN, f"{OWN}:statement{i}"))
+    return list({e.text: e for e in out}.values())
+
+
 def article_questions() -> list[str]:
-    """Questions about the article that must never get a risk reply: the FAQs, body and
-    development questions of the answer evals."""
+    """Messages about the article that must never get a risk reply: the FAQs, body and
+    development questions of the answer evals, and the earlier turns of the development
+    conversations (a flagged earlier turn keeps the resources on every later answer)."""
     from evals.runner import load_cases
 
     cases = load_cases(categories=("faqs", "paraphrases", "body", "not_boundary"))
@@ -117,7 +160,8 @@ def article_questions() -> list[str]:
     texts += [c["question"] for c in dev["faq_paraphrases"] + dev["body_questions"]]
     typed = CASES / "dev_typed.yaml"
     if typed.exists():
-        texts += [q["text"] for q in yaml.safe_load(typed.read_text())["questions"]]
+        for q in yaml.safe_load(typed.read_text())["questions"]:
+            texts += [*q.get("history", ()), q["text"]]
     return list(dict.fromkeys(texts))
 
 

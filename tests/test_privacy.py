@@ -15,7 +15,7 @@ def test_logs_carry_modes_and_timings_but_never_what_people_write(bot, caplog):
         bot.ask("I want to end it all, " + SECRET)
         bot.ask("What helps with OCD?", [SECRET])
     messages = [r.getMessage() for r in caplog.records]
-    assert any("answered mode=" in m and "risk=concern" in m for m in messages)
+    assert any("answered mode=crisis" in m and "risk=urgent" in m for m in messages)
     assert any("mode=passages" in m and " ms" in m for m in messages)
     assert not [m for m in messages if "Zebulon" in m or "neighbour" in m]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -118,8 +119,30 @@ def test_the_shipped_model_fits_the_bundled_embedding_and_is_small():
     model = load_risk_model()
     assert model.weights.shape == (len(HEADS), 384)
     assert model.model_name == BUNDLED_MODEL
-    assert MODEL_PATH.stat().st_size < 150_000
+    assert MODEL_PATH.stat().st_size < 250_000
     assert model.lexical is not None and model.lexical.shape == (2, LEX_DIM)
+    assert model.hidden is not None and model.hidden.shape[0] == 384
+    assert model.out is not None and model.out.shape == model.hidden_bias.shape
+
+
+def test_the_risk_network_is_averaged_with_the_linear_risk_head():
+    zeros = np.zeros((len(HEADS), 2), np.float32)
+    linear = RiskModel(zeros, np.array([2.0, 0, 0, 0, 0], np.float32), "x")
+    hidden = np.array([[1.0], [0.0]], np.float32)  # one unit: relu(first coordinate)
+    both = dataclasses.replace(
+        linear, hidden=hidden, hidden_bias=np.zeros(1, np.float32),
+        out=np.array([-40.0], np.float32), out_bias=0.0,
+    )  # fmt: skip
+
+    def sigmoid(x: float) -> float:
+        return 1 / (1 + np.exp(-x))
+
+    assert linear.score(np.array([[1.0, 0.0]], np.float32)).risk == pytest.approx(sigmoid(2))
+    # The network's extreme -40 halves p(risk) but cannot zero it: probabilities are averaged.
+    assert both.score(np.array([[1.0, 0.0]], np.float32)).risk == pytest.approx(sigmoid(2) / 2)
+    # With its unit off the network says 0.5.
+    off = both.score(np.array([[0.0, 1.0]], np.float32)).risk
+    assert off == pytest.approx((sigmoid(2) + 0.5) / 2)
 
 
 @pytest.fixture(scope="module")
