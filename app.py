@@ -6,6 +6,7 @@ import html
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +14,27 @@ from pathlib import Path
 # Before Gradio is imported: it reads this once, for its usage analytics and version check.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
-from bot.answer import SUGGESTIONS_HEADING
-from bot.chat import Bot
+from bot.answer import SUGGESTIONS_HEADING, article
 from bot.feedback import save_vote
 from bot.replies import load_resources
+from bot.service import BotService
 from bot.types import Answer, Citation
+from ingest.indexing import IndexNotReady
 
 log = logging.getLogger("medfaq")  # never given chat text
 if __name__ == "__main__":  # served: show the index build/update messages of start-up
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
 
-BOT = Bot.build()
+try:  # the serving Bot, swapped for a new one when the index gets a new generation
+    BOT = BotService.start()
+except IndexNotReady as exc:  # no index, or a Chroma server that does not answer
+    if __name__ != "__main__":
+        raise
+    sys.exit(f"error: {exc}")  # one line, no traceback
 # Every chunk carries its article's title and date.
 ARTICLES = sorted({(c.title, c.date) for c in BOT.retriever.chunks}, key=lambda a: a[1] or "")
 FAQS = [c.question for c in BOT.retriever.faq_chunks]
@@ -141,7 +150,16 @@ def respond(message: str, history: list[dict], delay: float = 0.02) -> Iterator[
     for text in partial:
         yield "", shown(text), panel
         time.sleep(delay)
-    yield "", shown(full, options=[{"value": q} for q in answer.suggestions]), panel
+    yield "", shown(full, options=suggestion_options(answer)), panel
+
+
+def suggestion_options(answer: Answer) -> list[dict]:
+    """The suggested questions as buttons; among several articles each names its article."""
+    faqs = BOT.retriever.faq_chunks
+    if len({c.source for c in faqs}) < 2:
+        return [{"value": q} for q in answer.suggestions]
+    named = {c.question: article(c) for c in faqs}
+    return [{"value": q, "label": f"{q} ({named[q]})"} for q in answer.suggestions]
 
 
 def selected_text(selected: gr.SelectData) -> str:
@@ -224,8 +242,23 @@ with gr.Blocks(title="Medication and therapy FAQ", analytics_enabled=False) as d
     chatbot.clear(lambda: sources_html(None), None, [sources], **private)
     gr.api(chat, api_name="chat")
 
+
+def healthz() -> JSONResponse:
+    """GET /healthz: 200 with the generation, model and articles served; 503 while the index
+    cannot be reached (answers then say so)."""
+    health = BOT.health()
+    return JSONResponse(health.as_dict(), status_code=200 if health.ok else 503)
+
+
+def launch_options() -> dict:
+    """`demo.launch` arguments: the theme, and /healthz, passed as a route of the FastAPI app
+    Gradio creates, so it comes before Gradio's own routes (fresh each launch: Gradio edits it)."""
+    route = APIRoute("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    return {"theme": THEME, "app_kwargs": {"routes": [route]}}
+
+
 # Answers take ~20 ms of CPU, and streaming one holds a worker for well under a second.
 demo.queue(default_concurrency_limit=8, max_size=200)
 
 if __name__ == "__main__":
-    demo.launch(theme=THEME)
+    demo.launch(**launch_options())

@@ -96,15 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             'give a question, e.g. python -m bot ask "Can I stop medication once therapy starts?"'
         )
 
-    from bot.chat import Bot
+    from bot.service import BotService
     from bot.settings import Settings
     from ingest.indexing import IndexNotReady
 
-    try:
-        bot = Bot.build(
-            Settings.from_env(index_path=args.index), say=lambda m: print(m, file=sys.stderr)
+    try:  # a Chroma server going down mid-run gets the unavailable reply, not a traceback
+        bot = BotService.start(
+            Settings.from_env(index_path=args.index),
+            watch=False,  # one run answers from one generation (unless it is dropped)
+            say=lambda m: print(m, file=sys.stderr),
         )
-    except IndexNotReady as exc:
+    except IndexNotReady as exc:  # also a server that does not answer: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.jsonl:

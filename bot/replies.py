@@ -152,6 +152,11 @@ NON_ENGLISH_REPLY: str = (
     "Sorry, I can only answer in English for now. Could you ask your question in English? "
     f"If you are in danger right now, please {_emergency_contact()}."
 )
+# While the index cannot be reached (bot.service).
+UNAVAILABLE_REPLY: str = (
+    "Sorry, I can't reach the articles right now, so I can't answer this yet. Please try "
+    "again in a minute."
+)
 EMPTY_REPLY: str = (
     "Your message looks empty. What would you like to know about combining medication and therapy?"
 )

@@ -93,7 +93,7 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     text: str
-    mode: str  # "faq", "passages", "abstain", "crisis", "boundary", "notice"
+    mode: str  # "faq", "passages", "abstain", "crisis", "boundary", "notice", "unavailable"
     citations: tuple[Citation, ...] = ()
     suggestions: tuple[str, ...] = ()  # closest FAQ questions, offered when abstaining
     crisis: bool = False  # crisis resources are shown (risk now, or earlier in the chat)

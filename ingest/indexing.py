@@ -49,6 +49,10 @@ class IndexMismatch(IndexNotReady):
     """The index was built with another embedding model or schema version."""
 
 
+class IndexUnreachable(IndexNotReady):
+    """The Chroma server does not answer: the message names it and says what to do."""
+
+
 @dataclass(frozen=True)
 class IngestSummary:
     files: int
@@ -72,12 +76,19 @@ def open_client(settings: Settings):
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "127.0.0.1",
-            port=url.port or 8000,
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
+        try:  # the client says hello to the server at once: a dead URL fails here
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or 8000,
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises ValueError, httpx its own errors
+            raise IndexUnreachable(
+                f"Cannot reach the Chroma server at {settings.chroma_url}: start it (chroma "
+                f"run --path DIR --port {url.port or 8000}), or unset MEDFAQ_CHROMA_URL to use "
+                "the local index folder."
+            ) from exc
     settings.index_path.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
@@ -135,6 +146,11 @@ class ChromaIndex:
 
     def pointers(self) -> dict:
         return dict(self._alias().metadata or {})
+
+    def active_name(self) -> str | None:
+        """The active generation's name: one read of the alias, cheap enough to poll (a
+        running app compares it with the generation it serves). Raises when unreachable."""
+        return self.pointers().get("active")
 
     def active(
         self, model_name: str | None = None, *, missing_ok: bool = False

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -370,3 +371,15 @@ def test_importing_app_never_launches_it():
     source = (PROJECT_ROOT / "app.py").read_text(encoding="utf-8")
     main = source.index('if __name__ == "__main__":')
     assert source.count(".launch(") == 1 and source.index(".launch(") > main
+
+
+def test_suggestion_buttons_name_their_article_only_among_several(app, monkeypatch):
+    answer = app.BOT.ask("What's the weather in Paris tomorrow?")
+    assert app.suggestion_options(answer) == [{"value": q} for q in answer.suggestions]
+    faqs = app.BOT.retriever.faq_chunks
+    other = dataclasses.replace(faqs[0], id="other", source="b.md", title="B", date="2026-01-02")
+    two = types.SimpleNamespace(retriever=types.SimpleNamespace(faq_chunks=[*faqs[1:], other]))
+    monkeypatch.setattr(app, "BOT", two)
+    asked = dataclasses.replace(answer, suggestions=(other.question,))
+    label = f"{other.question} (B, 2026-01-02)"
+    assert app.suggestion_options(asked) == [{"value": other.question, "label": label}]
