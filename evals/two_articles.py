@@ -344,7 +344,7 @@ def format_table(rows: Sequence[Row]) -> str:
     out.append(
         "\n'diff' and 'within 5 pts' compare the two-article figure with the seed's figure in "
         "the seed-only corpus, where the thresholds were calibrated; for the new article's rows "
-        "too. 'new alone': the new article as the only article (it has no question bank)."
+        "too. 'new alone': the new article as the only article."
     )
     return "\n".join(out)
 
