@@ -65,14 +65,33 @@ class Embedder:
         with self._inference:
             if len(texts) == 1 and not progress:
                 return self._embed_one(texts[0])
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return vectors.astype(np.float32, copy=False)
+            if progress or len(texts) > self.batch_size:
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=progress,
+                )
+                return vectors.astype(np.float32, copy=False)
+            # A few texts of a message (the whole of a long post, its parts, its questions):
+            # one batch would pad every short part to the length of the whole, and attention
+            # costs grow with the square of that length.
+            out = np.zeros((len(texts), 0), dtype=np.float32)
+            for group in length_groups([len(t) for t in texts]):
+                if len(group) == 1:
+                    rows = self._embed_one(texts[group[0]])
+                else:
+                    rows = model.encode(
+                        [texts[i] for i in group],
+                        batch_size=len(group),
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                    )
+                if out.shape[1] == 0:
+                    out = np.zeros((len(texts), rows.shape[1]), dtype=np.float32)
+                out[group] = rows
+            return out
 
     def _embed_one(self, text: str) -> np.ndarray:
         """One text straight through the model's modules: the same vector as `encode`, without
@@ -84,3 +103,21 @@ class Embedder:
             vector = self.model.forward(features)["sentence_embedding"]
             vector = torch.nn.functional.normalize(vector, dim=1)
         return vector.numpy().astype(np.float32, copy=False)
+
+
+def length_groups(lengths: list[int], ratio: float = 2.0, floor: int = 64) -> list[list[int]]:
+    """Indices of texts grouped so that, within a group, the longest is at most `ratio` times
+    the shortest (texts under `floor` characters count as `floor`); shortest first.
+
+    >>> length_groups([2000, 300, 280, 40, 35])
+    [[4, 3], [2, 1], [0]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        size = max(lengths[i], floor)
+        if groups and size <= ratio * max(lengths[groups[-1][0]], floor):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups

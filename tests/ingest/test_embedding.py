@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ingest.embedding import Embedder, resolve_model
+from ingest.embedding import Embedder, length_groups, resolve_model
 
 
 def test_the_bundled_model_resolves_to_the_installed_package():
@@ -31,3 +31,10 @@ def test_similar_questions_are_closer_than_unrelated_ones(embedder):
         ["Can I stop my medication?", "Is it ok to quit my meds?", "Best pizza in Rome"]
     )
     assert a @ b > 0.6 > a @ c
+
+
+def test_texts_of_very_different_lengths_are_embedded_apart_with_the_same_vectors(embedder):
+    texts = ["how long until it works?", "i started therapy in march. " * 40, "meds?", "x " * 90]
+    assert length_groups([len(t) for t in texts]) == [[2, 0], [3], [1]]
+    together = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(embedder.embed(texts), together, atol=1e-5)
