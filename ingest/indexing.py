@@ -118,14 +118,20 @@ class Generation:
     def count(self) -> int:
         return self.passages.count() + self.sentences.count()
 
-    def get(self, include: list[str]) -> dict:
-        """Every record of both collections, as one Chroma `get` result."""
-        first, second = self.passages.get(include=include), self.sentences.get(include=include)
-
-        def column(got: dict, key: str) -> list:
-            return [] if got[key] is None else list(got[key])
-
-        return {key: column(first, key) + column(second, key) for key in ["ids", *include]}
+    def get(self, include: list[str], page: int = 5000) -> dict:
+        """Every record of both collections, as one Chroma `get` result, read `page` records
+        at a time (one `get` of a large collection exceeds SQLite's limit on variables)."""
+        out: dict[str, list] = {key: [] for key in ["ids", *include]}
+        for collection in (self.passages, self.sentences):
+            offset = 0
+            while True:
+                got = collection.get(include=include, limit=page, offset=offset)
+                for key in out:
+                    out[key] += [] if got[key] is None else list(got[key])
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        return out
 
 
 class ChromaIndex:

@@ -221,3 +221,14 @@ def test_real_model_end_to_end_from_the_command_line(tmp_path):
     vectors = np.asarray(active.get(["embeddings"])["embeddings"])
     assert vectors.shape[1] == 384
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_a_generation_is_read_in_pages_that_add_up_to_every_record(make_settings, small_corpus):
+    _, _, index = run(make_settings(small_corpus), FakeEmbedder())
+    generation = index.active("fake-embedder")
+    whole = generation.get(["documents"])
+    paged = generation.get(["documents"], page=3)
+    assert len(whole["ids"]) == generation.count() > 6
+    assert sorted(zip(paged["ids"], paged["documents"], strict=True)) == sorted(
+        zip(whole["ids"], whole["documents"], strict=True)
+    )
