@@ -3,7 +3,8 @@ outage and judged, and the traffic it sends. The run itself is `python -m evals.
 
 from __future__ import annotations
 
-from evals.bench_load import UNAVAILABLE_MARK, Outcome, classify, load_messages, summarize
+from evals.bench_load import load_messages
+from evals.load_report import UNAVAILABLE_MARK, Outcome, classify, summarize
 
 
 def outcome(started, ended, kind="ok", message=0, reply="r0", risky=False, resources=False):
