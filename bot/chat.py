@@ -314,7 +314,7 @@ class Bot:
         """The FAQ on stopping medication closest to the question, if any article has one."""
         if not self._stopping:
             return None
-        ranked = [h for h in self.retriever.rank_faqs(vector) if h.chunk in self._stopping]
+        ranked = [h for h in self.retriever.rank_faqs(vector) if h.chunk.id in self._stopping_ids]
         return ranked[0] if ranked else None
 
     def passage_for(self, citation: Citation) -> Chunk | None:

@@ -232,6 +232,11 @@ def _events(text: str) -> dict:
     return {e["event"]: e for e in found}
 
 
+def last_line(text: str) -> str:
+    """The last line of a log (a traceback's error), for a one-line reason."""
+    return next((s.strip() for s in reversed(text.splitlines()) if s.strip()), "")[:300]
+
+
 def child_env(corpus: Path, index: Path, url: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDFAQ_")}
     env.update(MEDFAQ_CORPUS_DIR=str(corpus), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
@@ -256,7 +261,7 @@ def build_index(env: dict, corpus: Path, direct: bool, limit: float, chunks: int
     if "stopped" in events:
         raise Stopped(events["stopped"]["reason"])
     if done.returncode != 0:
-        raise RuntimeError(f"build failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+        raise RuntimeError(f"build failed ({done.returncode}): {last_line(done.stderr)}")
     summary = events["written"] if direct else json.loads(done.stdout.splitlines()[-1])
     wall, seconds = time.perf_counter() - began, summary["seconds"]
     per_1000 = round(1000 * seconds / chunks, 2)
@@ -294,7 +299,7 @@ def measure(env: dict, work: Path, name: str, limit: float, max_rss_mb: float, s
             if "done" in (events := got):
                 break
             if ended:
-                raise RuntimeError(f"the process ended: {log.read_text()[-300:].strip()}")
+                raise RuntimeError(f"the process ended: {last_line(log.read_text())}")
             rss, phase = tree_rss_mb(process.pid), "queries" if "ready" in events else "start-up"
             if rss > max_rss_mb:
                 raise Stopped(f"{phase} stopped: the process reached {rss:.0f} MB")
