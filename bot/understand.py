@@ -347,11 +347,25 @@ def _earlier(history: Sequence[str]) -> str | None:
     return resolved
 
 
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.I | re.S)
+_TAG = re.compile(r"</?[a-z][^<>]*>", re.I)
+
+
+def without_markup(text: str) -> str:
+    """The text without HTML tags, and without what a script or style element holds: pasted
+    markup is not part of what is asked.
+
+    >>> without_markup("<script>alert(1)</script> does <b>therapy</b> help?")
+    ' does therapy help?'
+    """
+    return _TAG.sub("", _SCRIPT.sub("", text))
+
+
 def understand(message: str, history: Sequence[str] = ()) -> Understood:
     """What a message asks: its best question, or a follow-up rewritten as a full question
     from the earlier messages in `history` (oldest first). A message with no earlier
     question to lean on is never a follow-up; a long post carries its own context."""
-    questions = extract_questions(message)
+    questions = extract_questions(without_markup(message))
     query = questions[0] if questions else ""
     kind = answer_type(query)
     earlier = _earlier(history)

@@ -566,3 +566,10 @@ def test_lay_terms_expand_to_plain_words_and_brand_names_inherit_a_class():
     assert lex.classes["shrink"][0] == "people"
     assert lex.classes["ptsd"][0] == "conditions"
     assert "kick in" not in lex.classes  # slang for a frame, not a subject
+
+
+def test_pasted_markup_is_not_part_of_the_question():
+    plain = understand("does therapy help with anxiety?")
+    pasted = understand("<script>alert(1)</script><p>does <b>therapy</b> help with anxiety?</p>")
+    assert pasted.query == plain.query and pasted.answer_type == plain.answer_type
+    assert understand("is 5 < 10 mg ok?").query == "is 5 < 10 mg ok?"  # not a tag
