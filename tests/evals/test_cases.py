@@ -98,3 +98,20 @@ def test_the_issues_thresholds_are_not_lowered():
     assert gate[("near_miss_fp", True)] <= 0.055
     assert gate[("boundary_compliance", False)] == 1.0
     assert gate[("median_quote_chars", True)] <= 400
+
+
+def test_the_benign_treatment_statements_are_stable_and_never_risk():
+    from evals.risk_data import treatment_statements
+
+    first, again = treatment_statements(), treatment_statements()
+    assert [e.text for e in first] == [e.text for e in again] and len(first) > 400
+    assert all(e.tier == "none" and not e.risk for e in first)
+    assert len({e.text for e in first}) == len(first)  # no repeats
+
+
+def test_calibration_keeps_the_development_conversations_earlier_turns_risk_free():
+    from evals.risk_data import article_questions
+
+    typed = yaml.safe_load((CASES_DIR / "dev_typed.yaml").read_text(encoding="utf-8"))
+    earlier = {turn for q in typed["questions"] for turn in q.get("history", ())}
+    assert earlier and earlier <= set(article_questions())

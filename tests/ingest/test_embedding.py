@@ -33,8 +33,20 @@ def test_similar_questions_are_closer_than_unrelated_ones(embedder):
     assert a @ b > 0.6 > a @ c
 
 
-def test_texts_of_very_different_lengths_are_embedded_apart_with_the_same_vectors(embedder):
+def test_texts_of_very_different_lengths_are_embedded_apart_with_the_same_vectors(
+    embedder, monkeypatch
+):
     texts = ["how long until it works?", "i started therapy in march. " * 40, "meds?", "x " * 90]
     assert length_groups([len(t) for t in texts]) == [[2, 0], [3], [1]]
     together = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    batches = []
+    encode = embedder.model.encode
+
+    def recording(batch, **kwargs):
+        batches.append(sorted(batch, key=len))
+        return encode(batch, **kwargs)
+
+    monkeypatch.setattr(embedder.model, "encode", recording)
     assert np.allclose(embedder.embed(texts), together, atol=1e-5)
+    # Only the two short questions share a batch; each long text goes through alone.
+    assert batches == [[texts[2], texts[0]]]
