@@ -44,6 +44,7 @@ class Thresholds:
     sentence_window: float = 0.08
     max_sentences: int = 3
     affirm: float = 0.0  # an FAQ answer opening with "Yes" is quoted only this close to it
+    background_margin: float = 9.0  # closer by this to a background question: not covered
 
     @classmethod
     def from_settings(cls, s: Settings, **overrides) -> Thresholds:
@@ -58,6 +59,7 @@ class Thresholds:
             type_bonus=s.type_bonus,
             max_sentences=s.max_sentences,
             affirm=s.affirm_threshold,
+            background_margin=s.background_margin,
         )
         return cls(**{**values, **overrides})
 
@@ -71,6 +73,17 @@ def relevance(evidence: Evidence, t: Thresholds) -> float:
     best_sentence = max((sentence_score(s, t) for s in evidence.sentences), default=0.0)
     best = max([*evidence.dense.values(), best_sentence], default=0.0)
     return best - t.coverage_weight * (1.0 - evidence.coverage)
+
+
+def asked_elsewhere(evidence: Evidence, t: Thresholds) -> bool:
+    """True when the question is clearly closer to a background question (one people ask that
+    no article answers: "how much does therapy cost?") than to anything the articles answer:
+    their FAQ and bank questions, passages and sentences."""
+    support = max(
+        [relevance(evidence, t), *(h.score for h in evidence.faqs[:1])]
+        + [b.score for b in evidence.bank[:1]]
+    )
+    return evidence.background_score - support > t.background_margin
 
 
 def matched_faq(faqs: tuple[Hit, ...], t: Thresholds, kind: str = "other") -> Hit | None:
@@ -129,7 +142,7 @@ def compose_answer(
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)
     sentences = quotable(evidence, t)
-    if relevance(evidence, t) < t.abstain or not sentences:
+    if relevance(evidence, t) < t.abstain or asked_elsewhere(evidence, t) or not sentences:
         return abstain(evidence.faqs, articles=evidence.articles)
     chosen = select_sentences(sentences, evidence.hits, t, kind)
     answer = passages_answer(chosen)

@@ -22,7 +22,7 @@ import numpy as np
 
 from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
-from bot.retrieval import Evidence, Retriever, load_retriever
+from bot.retrieval import Evidence, Retriever, load_retriever, read_background
 from bot.risk import (
     Risk,
     RiskModel,
@@ -154,7 +154,12 @@ class Bot:
                 )
             for problem in problems:
                 say(f"Skipped {problem}")
-        retriever = load_retriever(index.active(embedder.model_name), embedder)
+        retriever = load_retriever(
+            index.active(embedder.model_name),
+            embedder,
+            read_background(settings.background_file),
+            settings.background_mask,
+        )
         documents, _ = load_corpus(settings.corpus_dir)
         model = bundled_model()
         if model is not None and model.model_name != settings.embedding_model:

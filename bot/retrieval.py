@@ -7,11 +7,13 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import snowballstemmer
+import yaml
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -90,6 +92,11 @@ class Evidence:
     coverage: float  # share of the query's content words found anywhere in the corpus
     bank: tuple[BankHit, ...] = ()  # the closest bank questions, best first (one per quote)
     articles: int = 1  # how many articles were searched
+    # The closest background question that no article answers (bot/data/background.yaml),
+    # and its similarity: a question much closer to it than to anything the articles answer
+    # asks about something else.
+    background: str = ""
+    background_score: float = -1.0
 
 
 class Retriever:
@@ -103,6 +110,8 @@ class Retriever:
         collection,
         embedder,
         bank: Sequence[tuple[BankQuestion, np.ndarray]] = (),
+        background: Sequence[tuple[str, np.ndarray]] = (),
+        background_mask: float = 0.7,
     ):
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
@@ -132,6 +141,20 @@ class Retriever:
         counts = Counter(t for tokens in self._sentence_tokens.values() for t in tokens)
         n = len(self._sentence_tokens)
         self._idf = {t: math.log(1 + n / df) for t, df in counts.items()}
+        self.background, self._background_vectors = unanswered(
+            background, self._answered_vectors(), background_mask
+        )
+
+    def _answered_vectors(self, block: int = 4096):
+        """(the questions the articles answer: bank and FAQ questions, as one matrix; their
+        sentences' vectors, in blocks, so that a large corpus is never copied whole)."""
+        questions = [v for v in (self._bank_vectors, self._faq_vectors) if v is not None]
+        ids = [i for chunk_ids in self._sentence_ids.values() for i in chunk_ids]
+        blocks = (
+            np.stack([self._vectors[i] for i in ids[n : n + block]])
+            for n in range(0, len(ids), block)
+        )
+        return (np.vstack(questions) if questions else None), blocks
 
     @property
     def faq_chunks(self) -> list[Chunk]:
@@ -176,7 +199,15 @@ class Retriever:
             coverage=self.coverage(tokens, known),
             bank=bank,
             articles=self.articles,
+            **self._closest_background(vector),
         )
+
+    def _closest_background(self, vector: np.ndarray) -> dict:
+        if self._background_vectors is None:
+            return {}
+        sims = self._background_vectors @ vector
+        best = int(np.argmax(sims))
+        return {"background": self.background[best], "background_score": float(sims[best])}
 
     def rank_bank(self, vector: np.ndarray, n: int = 5) -> tuple[BankHit, ...]:
         """The bank questions closest to the query, the best one per quote."""
@@ -247,6 +278,41 @@ class Retriever:
         return tuple(sorted(found, key=lambda s: -s.similarity))
 
 
+# A sentence that answers a question is less similar to it than another wording of the
+# question is: its similarity counts this much more when it is compared with questions.
+SENTENCE_LIFT = 0.15
+
+
+def unanswered(
+    background: Sequence[tuple[str, np.ndarray]],
+    answered: tuple[np.ndarray | None, Iterable[np.ndarray]],
+    mask: float,
+) -> tuple[list[str], np.ndarray | None]:
+    """Pure: the background questions that the articles do not answer, with their vectors.
+
+    A background question is set aside when a question the articles answer (`answered[0]`:
+    bank and FAQ questions) is at least `mask` similar to it, or one of their sentences
+    (`answered[1]`, blocks of vectors) is at least `mask - SENTENCE_LIFT`: listing a topic in
+    the background never hides an article about it.
+
+    >>> v = np.eye(3, dtype=np.float32)
+    >>> unanswered([("a", v[0]), ("b", v[1]), ("c", v[2])], (v[:1], [v[1:2]]), 0.7)[0]
+    ['c']
+    """
+    if not background:
+        return [], None
+    vectors = np.stack([v for _, v in background])
+    support = np.full(len(background), -1.0, dtype=np.float32)
+    questions, sentences = answered
+    if questions is not None:
+        support = np.maximum(support, (vectors @ questions.T).max(axis=1))
+    for block in sentences:
+        support = np.maximum(support, (vectors @ block.T).max(axis=1) + SENTENCE_LIFT)
+    keep = support < mask
+    kept = [q for (q, _), k in zip(background, keep, strict=True) if k]
+    return kept, (vectors[keep] if kept else None)
+
+
 class HybridRetriever(BaseRetriever):
     """The hybrid ranking as a LangChain retriever, so it composes with LangChain chains.
 
@@ -284,9 +350,41 @@ def to_document(hit: Hit) -> Document:
     return Document(page_content=c.text, metadata=metadata, id=c.id)
 
 
-def load_retriever(generation, embedder) -> Retriever:
+BACKGROUND_PATH = Path(__file__).parent / "data" / "background.yaml"
+_BACKGROUND_CACHE: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def read_background(path: str | Path = BACKGROUND_PATH) -> tuple[str, ...]:
+    """The background questions of a file (`questions:`, a list); none for an empty path."""
+    if not str(path):
+        return ()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    questions = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise ValueError(f"{path}: needs a `questions:` list of strings")
+    return tuple(dict.fromkeys(" ".join(q.split()) for q in questions if q.strip()))
+
+
+def embed_background(embedder, questions: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+    """The background questions with their vectors, embedded once per model and process (a
+    new index generation reuses them)."""
+    if not questions:
+        return []
+    key = (getattr(embedder, "model_name", repr(embedder)), questions)
+    with _BACKGROUND_LOCK:
+        if key not in _BACKGROUND_CACHE:
+            vectors = np.asarray(embedder.embed(list(questions)), dtype=np.float32)
+            _BACKGROUND_CACHE[key] = vectors
+        vectors = _BACKGROUND_CACHE[key]
+    return list(zip(questions, vectors, strict=True))
+
+
+def load_retriever(
+    generation, embedder, background: tuple[str, ...] = (), background_mask: float = 0.7
+) -> Retriever:
     """Read one index generation (records and vectors) into a Retriever that searches its
-    passage collection."""
+    passage collection; `background`: the background questions (read_background)."""
     from ingest.records import bank_from_records, chunks_from_records
 
     got = generation.get(include=["documents", "metadatas", "embeddings"])
@@ -298,4 +396,12 @@ def load_retriever(generation, embedder) -> Retriever:
     columns = (ids, got["documents"], got["metadatas"])
     bank_ids = [i for i, meta in zip(ids, got["metadatas"], strict=True) if meta["kind"] == "bank"]
     bank = list(zip(bank_from_records(*columns), (vectors[i] for i in bank_ids), strict=True))
-    return Retriever(chunks, vectors, generation.passages, embedder, bank)
+    return Retriever(
+        chunks,
+        vectors,
+        generation.passages,
+        embedder,
+        bank,
+        embed_background(embedder, background),
+        background_mask,
+    )

@@ -38,6 +38,12 @@ class Settings:
     bank_offset: float = 0.15
     type_bonus: float = 0.3
     affirm_threshold: float = 0.65
+    # A question at least this much closer to a background question (questions people ask
+    # that no article answers) than to anything the articles answer is not covered.
+    background_margin: float = 0.0
+    # Background questions this close to what the articles answer are set aside.
+    background_mask: float = 0.7
+    background_file: str = str(PROJECT_ROOT / "bot" / "data" / "background.yaml")  # "": none
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.78
     risk_urgent_threshold: float = 0.75

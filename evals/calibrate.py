@@ -9,9 +9,10 @@ evals/cases/dev_typed.yaml goes through the bot's own understanding and retrieva
 2. Sentence choice: the lexical weight, the bank offset (how much less a bank question's
    similarity counts than a sentence's own) and the answer-type bonus that put an
    acceptable passage first most often, abstention off (ties: the smaller values).
-3. Abstention: for each coverage weight, the threshold as high as possible while abstaining
-   on at most `--max-wrong` of the answerable questions; the weight that abstains on the
-   most off-topic questions wins (ties: the smaller weight).
+3. Abstention: for each coverage weight and background margin, the threshold as high as
+   possible while abstaining (by either rule) on at most `--max-wrong` of the answerable
+   questions; the pair that abstains on the most off-topic questions wins (ties: the larger
+   margin, then the smaller weight).
 4. Affirmations: the highest closeness to an FAQ that its "Yes, ..." answer needs before it
    is quoted for a question it was not routed to, that still puts as many acceptable
    passages first as no such limit (a yes is quoted only where it is needed).
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.answer import Thresholds, compose_answer, relevance, routed_faq
+from bot.answer import Thresholds, asked_elsewhere, compose_answer, relevance, routed_faq
 from bot.retrieval import Evidence
 from bot.settings import PROJECT_ROOT
 from bot.types import Answer
@@ -158,22 +159,42 @@ def calibrate_sentences(samples, base: Thresholds, exclude, chunks) -> dict:
 
 
 def calibrate_abstention(samples, base: Thresholds, max_wrong: float) -> dict:
+    """For each coverage weight and background margin: the abstention threshold as high as
+    possible while at most `max_wrong` of the answerable questions are abstained on (by
+    either rule); the pair that abstains on the most off-topic questions wins (ties: the
+    larger margin, then the smaller weight). Margin 9.0 turns the background off."""
     answerable = [s for s in samples if s.answerable]
     oos = [s for s in samples if not s.answerable]
+    budget = int(max_wrong * len(answerable))
     best = None
-    for weight in np.round(np.arange(0.0, 0.81, 0.05), 2):
-        t = dataclasses.replace(base, coverage_weight=float(weight))
-        scores = sorted(relevance(s.evidence, t) for s in answerable)
-        threshold = scores[int(max_wrong * len(scores))] - 1e-6
-        caught = sum(relevance(s.evidence, t) < threshold for s in oos)
-        key = (caught, -weight)
+    margins = [*np.round(np.arange(0.0, 0.201, 0.02), 2), 9.0]
+    for weight, margin in itertools.product(np.round(np.arange(0.0, 0.81, 0.05), 2), margins):
+        t = dataclasses.replace(
+            base, coverage_weight=float(weight), background_margin=float(margin)
+        )
+        elsewhere = [asked_elsewhere(s.evidence, t) for s in answerable]
+        rest = sorted(
+            relevance(s.evidence, t) for s, e in zip(answerable, elsewhere, strict=True) if not e
+        )
+        room = budget - sum(elsewhere)
+        if room < 0 or room >= len(rest):
+            continue
+        threshold = rest[room] - 1e-6
+        t = dataclasses.replace(t, abstain=float(threshold))
+        caught = sum(abstains(s.evidence, t) for s in oos)
+        wrong = sum(abstains(s.evidence, t) for s in answerable)
+        key = (caught, margin, -weight)
         if best is None or key > best[0]:
             best = (key, {"coverage_weight": float(weight),
+                          "background_margin": float(margin),
                           "abstain_threshold": round(float(threshold), 3),
                           "oos_abstained": round(caught / len(oos), 3),
-                          "answerable_abstained": round(
-                              sum(a < threshold for a in scores) / len(scores), 3)})  # fmt: skip
+                          "answerable_abstained": round(wrong / len(answerable), 3)})  # fmt: skip
     return best[1]
+
+
+def abstains(evidence: Evidence, t: Thresholds) -> bool:
+    return relevance(evidence, t) < t.abstain or asked_elsewhere(evidence, t)
 
 
 def calibrate_affirmation(samples, base: Thresholds, exclude, chunks) -> dict:
@@ -207,7 +228,7 @@ def write_settings(values: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.calibrate", description=__doc__)
-    parser.add_argument("--max-wrong", type=float, default=0.05,
+    parser.add_argument("--max-wrong", type=float, default=0.04,
                         help="share of answerable questions allowed to be abstained on")  # fmt: skip
     parser.add_argument("--write", action="store_true", help="store them in bot/settings.py")
     args = parser.parse_args(argv)
@@ -228,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                                type_bonus=sentences["type_bonus"])  # fmt: skip
     abstention = calibrate_abstention(samples, base, args.max_wrong)
     base = dataclasses.replace(base, abstain=abstention["abstain_threshold"],
-                               coverage_weight=abstention["coverage_weight"])  # fmt: skip
+                               coverage_weight=abstention["coverage_weight"],
+                               background_margin=abstention["background_margin"])  # fmt: skip
     affirmation = calibrate_affirmation(samples, base, exclude, chunks)
     print(f"development sets: {len(samples)} questions answered by retrieval")
     values = {**routing, **sentences, **abstention, **affirmation}
@@ -237,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         keys = ("faq_threshold", "faq_margin", "faq_bank_threshold", "lexical_weight",
                 "bank_offset", "type_bonus", "coverage_weight", "abstain_threshold",
-                "affirm_threshold")  # fmt: skip
+                "background_margin", "affirm_threshold")  # fmt: skip
         write_settings({k: values[k] for k in keys})
     return 0
 

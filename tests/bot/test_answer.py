@@ -11,6 +11,7 @@ from bot.answer import (
     Thresholds,
     abstain,
     affirms,
+    asked_elsewhere,
     compose_answer,
     kinds_agree,
     matched_faq,
@@ -81,6 +82,24 @@ def evidence(
         sentences=sentences,
         coverage=coverage,
     )
+
+
+def test_a_question_closer_to_a_background_question_than_to_the_article_abstains():
+    t = dataclasses.replace(T, background_margin=0.0)
+    covered = compose_answer(evidence(), t)
+    assert covered.mode == "passages"  # the best sentence (0.6) is this close
+    elsewhere = dataclasses.replace(
+        evidence(), background="what does it cost?", background_score=0.8
+    )
+    assert asked_elsewhere(elsewhere, t)
+    answer = compose_answer(elsewhere, t)
+    assert answer.mode == "abstain" and answer.citations == ()
+    # Closer to the article than to the background question: answered as before.
+    nearer = dataclasses.replace(elsewhere, background_score=0.55)
+    assert not asked_elsewhere(nearer, t) and compose_answer(nearer, t).mode == "passages"
+    # The FAQ the question matches counts as the article's answer too; so does the margin.
+    assert not asked_elsewhere(dataclasses.replace(elsewhere, faqs=(Hit(FAQ, 0.85),)), t)
+    assert not asked_elsewhere(elsewhere, dataclasses.replace(t, background_margin=0.25))
 
 
 def test_a_clear_faq_match_answers_with_the_faq_answer_verbatim():

@@ -93,8 +93,17 @@ def test_the_gate_fails_when_retrieval_returns_the_wrong_passages(bot):
     assert "expected: mode faq, first citation from FAQ 5" in failures
 
 
+def test_the_gate_fails_without_the_background_questions(bot):
+    """Off-topic questions close to the article ("does insurance cover it?") are caught by
+    comparing them with the background questions; without them the gate must fail."""
+    settings = dataclasses.replace(bot.settings, background_margin=9.0)
+    broken = Bot(bot.retriever, bot.sources, settings)
+    run = runner.run_evals(broken, runner.load_cases(categories=("out_of_scope",)))
+    assert "abstention_recall_oos" in missed(run)
+
+
 def test_the_gate_fails_when_the_bot_never_abstains(bot):
-    settings = dataclasses.replace(bot.settings, abstain_threshold=-10.0)
+    settings = dataclasses.replace(bot.settings, abstain_threshold=-10.0, background_margin=9.0)
     broken = Bot(bot.retriever, bot.sources, settings)
     run = runner.run_evals(broken, runner.load_cases(categories=("out_of_scope",)))
     assert run.metrics["abstention_recall_oos"] < 0.5
