@@ -179,7 +179,7 @@ def assess_risk(
     scores = None
     if model is not None and vectors is not None:
         scores = model.score(vectors, texts or [text])
-    risk = decide(safety.detect_crisis(text), scores, t, lambda: bool(safety.detect_boundary(text)))
+    risk = decide(safety.detect_crisis(text), scores, t, lambda: safety.asks_about_medication(text))
     if risk is not None and risk.urgent and safety.mentions_ingestion(text):
         return dataclasses.replace(risk, overdose=True)
     return risk

@@ -128,6 +128,7 @@ def _patterns() -> dict:
         "crisis": sorted(rules(data["rules"]), key=lambda rule: rule[0].weak),
         "boundary": rules(data["boundary"]),
         "ingestion": re.compile("|".join(f"(?:{expand(p)})" for p in data["ingestion"])),
+        "taken": re.compile("|".join(f"(?:{expand(p)})" for p in data["taken"])),
     }
 
 
@@ -282,6 +283,16 @@ def mentions_ingestion(text: str) -> bool:
     urgent reply then adds poison help."""
     rx = _patterns()["ingestion"]
     return bool(text and text.strip()) and any(rx.search(form) for form in _variants(text))
+
+
+def asks_about_medication(text: str) -> bool:
+    """True when the message asks about managing medication (a boundary question: "can I
+    just stop my meds?") and does not report something already taken ("took all of them
+    with vodka"), which is an event, not a question."""
+    if detect_boundary(text) is None:
+        return False
+    rx = _patterns()["taken"]
+    return not any(rx.search(form) for form in _variants(text))
 
 
 def detect_boundary(text: str) -> Verdict | None:

@@ -56,7 +56,7 @@ def score_messages(texts: list[str], tiers: list[str], model, embed) -> list[Sco
     for text, tier in zip(texts, tiers, strict=True):
         parts = [text[:2000], *message_parts(text)]  # as the bot reads it (max_input_chars)
         scores = model.score(embed(parts), parts)
-        medication = safety.detect_boundary(text) is not None
+        medication = safety.asks_about_medication(text)
         rule = safety.detect_crisis(text)
         rows.append(Scored(rule, scores, tier, asks_something(text), medication))
     return rows

@@ -270,3 +270,26 @@ def test_a_misspelt_question_is_answered_as_if_spelt_right(bot):
     typed = bot.ask("Which condtions does combinning medication and therepy help, like anxeity?")
     assert typed.mode == right.mode and typed.citations == right.citations
     assert bot.speller.correct("pyschiatrist") == "psychiatrist"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "i took every one of my trazodone with half a bottle of rum. what happens now",
+        "downed my moms sleeping pills and a few beers, room is spinning",
+    ],
+)
+def test_pills_taken_with_alcohol_get_the_urgent_reply_with_poison_help(bot, message):
+    """Pills and alcohol read as a mixing question to the boundary rules; told as something
+    already done, it is an overdose: the urgent reply, with poison help, and nothing else."""
+    answer = bot.ask(message)
+    assert answer.risk == "urgent" and answer.mode == "crisis"
+    assert "1-800-222-1222" in answer.text and not answer.citations
+
+
+@pytest.mark.parametrize(
+    "message", ["can i take my trazodone with a beer", "is it bad to drink wine on lexapro"]
+)
+def test_asking_about_pills_with_alcohol_gets_the_prescriber_not_a_crisis_reply(bot, message):
+    answer = bot.ask(message)
+    assert answer.risk is None and answer.mode == "boundary"

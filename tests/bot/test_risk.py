@@ -240,3 +240,20 @@ def test_a_medication_question_is_never_urgent_on_the_classifier_alone():
     assert decide(None, scores(0.9, urgent=0.9), T, asked_about_meds).tier == "concern"
     assert decide(None, scores(0.9, urgent=0.9), T).tier == "urgent"
     assert decide(URGENT_RULE, scores(0.9), T, asked_about_meds).tier == "urgent"  # a rule says so
+
+
+@pytest.mark.parametrize(
+    "text, asks",
+    [
+        ("can i take my xanax with a glass of wine", True),
+        ("is it ok to stop my zoloft now that therapy is going well", True),
+        ("drank the whiskey and took all of my sertraline with it", False),
+        ("i have already swallowed the rest of my xanax and the wine", False),
+        ("what time of day should i take my lexapro", True),
+        ("my cat is cute", False),  # not about medication at all
+    ],
+)
+def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks):
+    """The medication guard keeps "can I take X with wine?" from the urgent reply; a report
+    that the pills were taken is an event, and the classifier's urgency must stand."""
+    assert safety.asks_about_medication(text) is asks
