@@ -179,7 +179,13 @@ def assess_risk(
     scores = None
     if model is not None and vectors is not None:
         scores = model.score(vectors, texts or [text])
-    risk = decide(safety.detect_crisis(text), scores, t, lambda: safety.asks_about_medication(text))
+    risk = decide(
+        safety.detect_crisis(text),
+        scores,
+        t,
+        lambda: safety.asks_about_medication(text),
+        lambda: safety.tells_danger_now(text),
+    )
     if risk is not None and risk.urgent and safety.mentions_ingestion(text):
         return dataclasses.replace(risk, overdose=True)
     return risk
@@ -190,22 +196,29 @@ def decide(
     scores: RiskScores | None,
     t: RiskThresholds,
     medication: Callable[[], bool] = lambda: False,
+    danger_now: Callable[[], bool] = lambda: False,
 ) -> Risk | None:
     """The rules and the classifier each may flag (a weak rule only with the classifier's
     support); the tier is urgent when a rule for plans, means or attempts fired or the urgency
     head says so; the kind comes from the rule when it names one, else from the kind head.
     `medication()` tells whether the message asks about managing medication ("can I just stop
     my meds?"): with no rule behind it, such a message is never urgent on the classifier's
-    word alone (asked only when it matters)."""
+    word alone. `danger_now()` tells whether it tells of danger now (means at hand, an attempt
+    just made, a plan with its time): a flagged message that does is urgent. Both are asked
+    only when they matter."""
     if rule is not None and rule.weak and (scores is None or scores.risk < t.keyword):
         rule = None
     if rule is None and (scores is None or scores.risk < t.concern):
         return None
-    urgent = (rule is not None and rule.tier == "urgent") or (
-        scores is not None
-        and scores.risk >= t.keyword
-        and scores.urgent >= t.urgent
-        and (rule is not None or not medication())
+    urgent = (
+        (rule is not None and rule.tier == "urgent")
+        or (
+            scores is not None
+            and scores.risk >= t.keyword
+            and scores.urgent >= t.urgent
+            and (rule is not None or not medication())
+        )
+        or danger_now()
     )
     kind = (rule.who if rule is not None else "") or (scores.kind if scores else "self")
     return Risk(

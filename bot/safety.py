@@ -129,6 +129,7 @@ def _patterns() -> dict:
         "boundary": rules(data["boundary"]),
         "ingestion": re.compile("|".join(f"(?:{expand(p)})" for p in data["ingestion"])),
         "taken": re.compile("|".join(f"(?:{expand(p)})" for p in data["taken"])),
+        "imminent": re.compile("|".join(f"(?:{expand(p)})" for p in data["imminent"])),
     }
 
 
@@ -282,6 +283,13 @@ def mentions_ingestion(text: str) -> bool:
     """True when the message says something has been taken or swallowed (pills, poison): an
     urgent reply then adds poison help."""
     rx = _patterns()["ingestion"]
+    return bool(text and text.strip()) and any(rx.search(form) for form in _variants(text))
+
+
+def tells_danger_now(text: str) -> bool:
+    """True when the message tells of danger now: means at hand, an attempt just made, a plan
+    with its time. Read only for a message already flagged as at risk."""
+    rx = _patterns()["imminent"]
     return bool(text and text.strip()) and any(rx.search(form) for form in _variants(text))
 
 

@@ -49,6 +49,7 @@ class Scored:
     tier: str  # the label: "none", "concern" or "urgent"
     asks: bool  # it asks something: a concern reply then carries the answer under resources
     medication: bool  # the boundary rules read it as a question about managing medication
+    danger_now: bool = False  # it tells of means at hand, an attempt just made, a timed plan
 
 
 def score_messages(texts: list[str], tiers: list[str], model, embed) -> list[Scored]:
@@ -58,14 +59,15 @@ def score_messages(texts: list[str], tiers: list[str], model, embed) -> list[Sco
         scores = model.score(embed(parts), parts)
         medication = safety.asks_about_medication(text)
         rule = safety.detect_crisis(text)
-        rows.append(Scored(rule, scores, tier, asks_something(text), medication))
+        danger_now = safety.tells_danger_now(text)
+        rows.append(Scored(rule, scores, tier, asks_something(text), medication, danger_now))
     return rows
 
 
 def tiers_of(rows: list[Scored], t: RiskThresholds) -> list[str]:
     out = []
     for r in rows:
-        risk = decide(r.rule, r.scores, t, lambda r=r: r.medication)
+        risk = decide(r.rule, r.scores, t, lambda r=r: r.medication, lambda r=r: r.danger_now)
         out.append("none" if risk is None else risk.tier)
     return out
 

@@ -257,3 +257,37 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
     """The medication guard keeps "can I take X with wine?" from the urgent reply; a report
     that the pills were taken is an event, and the classifier's urgency must stand."""
     assert safety.asks_about_medication(text) is asks
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "theres a razor on the sink next to me right now",
+        "i picked up a shotgun at the pawn shop, nobody knows",
+        "i attempted to end it earlier today but i threw up the pills",
+        "doing it saturday, i already wrote the letters",
+        "my affairs are in order now",
+    ],
+)
+def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
+    assert safety.tells_danger_now(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i have a therapy appointment tomorrow",
+        "my plan for tonight is pizza and a movie",
+        "should i take my pills tonight or in the morning",
+        "we bought a new couch today",
+    ],
+)
+def test_ordinary_plans_and_times_tell_no_danger(text):
+    assert not safety.tells_danger_now(text)
+
+
+def test_a_flagged_message_that_tells_danger_now_is_urgent_without_the_urgency_head():
+    now = lambda: True  # noqa: E731
+    assert decide(None, scores(0.9, urgent=0.1), T).tier == "concern"
+    assert decide(None, scores(0.9, urgent=0.1), T, danger_now=now).tier == "urgent"
+    assert decide(None, scores(0.1, urgent=0.1), T, danger_now=now) is None  # not flagged
