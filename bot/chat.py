@@ -39,6 +39,7 @@ from bot.understand import (
     Understood,
     asks_something,
     expand_lay_terms,
+    in_article_words,
     is_follow_up,
     lay_term_words,
     lexicon_words,
@@ -208,7 +209,8 @@ class Bot:
         # One forward pass for everything this message needs embedded: the rows the risk
         # check reads (the whole message, including any part past the cut, and its parts
         # when long) and the question(s) to retrieve with.
-        self._embed_all([*self._risk_rows(raw), *(q.query for q in questions)])
+        queries = [q.query for q in questions]
+        self._embed_all([*self._risk_rows(raw), *queries, *map(in_article_words, queries)])
         risk = self.assess(raw)
         if risk is not None:
             log.info("risk %s (%s)", risk.tier, risk.rule)
@@ -275,7 +277,7 @@ class Bot:
         boundary = safety.detect_boundary(query)
         if boundary is None and not understood.rewritten:
             boundary = stopping_in_context(query, context)
-        vector = self._embed(query)
+        vector = self._query_vector(query)
         if boundary is not None:
             return boundary, None, vector
         retriever, t = self.retriever, self.thresholds
@@ -284,7 +286,7 @@ class Bot:
             and not understood.rewritten
             and matched_faq(retriever.rank_faqs(vector), t) is None
         ):
-            vector = vector + self.settings.context_weight * self._embed(context)
+            vector = vector + self.settings.context_weight * self._query_vector(context)
             vector = vector / np.linalg.norm(vector)
             query = f"{context} {query}"
         # Lay words and brand names bring the article's own words into the keyword search.
@@ -358,6 +360,18 @@ class Bot:
 
     def _embed(self, text: str) -> np.ndarray:
         return self._embed_all([text])[0]
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """What a question is searched with: the mean of its own embedding and that of its
+        words in the articles' terms ("pills" -> "medication") when they differ. The model
+        matches "combine pills and counseling" to "combining medication and therapy" less
+        well than the same words would."""
+        canonical = in_article_words(query)
+        if canonical == query:
+            return self._embed(query)
+        pair = self._embed_all([query, canonical])
+        vector = pair[0] + pair[1]
+        return vector / np.linalg.norm(vector)
 
     def _embed_all(self, texts: list[str]) -> np.ndarray:
         """Vectors of `texts`, remembered: the history is checked again at every turn, and

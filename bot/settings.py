@@ -29,7 +29,7 @@ class Settings:
     max_sentences: int = 3
     context_weight: float = 1.0  # share of the earlier question's embedding in a follow-up
     # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
-    abstain_threshold: float = 0.478
+    abstain_threshold: float = 0.483
     coverage_weight: float = 0.0
     faq_threshold: float = 0.6
     faq_margin: float = 0.1
@@ -37,7 +37,7 @@ class Settings:
     lexical_weight: float = 0.1
     bank_offset: float = 0.15
     type_bonus: float = 0.3
-    affirm_threshold: float = 0.65
+    affirm_threshold: float = 0.78
     # A question at least this much closer to a background question (questions people ask
     # that no article answers) than to anything the articles answer is not covered.
     background_margin: float = 0.0

@@ -316,6 +316,21 @@ def lexicon_words() -> list[str]:
     return [*lex.classes, *lex.lay_terms, *lex.lay_terms.values()]
 
 
+def in_article_words(text: str) -> str:
+    """The text with its lay terms and brand names replaced by the canonical words, for a
+    second embedding: "combine pills and counseling" reads as the articles would say it.
+
+    >>> in_article_words("is it better to do pills and counseling")
+    'is it better to do medication and therapy'
+    """
+    lex = load_lexicon()
+
+    def canonical(m: re.Match) -> str:
+        return lex.lay_terms.get(lex.key(m.group()) or "", "") or m.group()
+
+    return lex.terms.sub(canonical, re.sub(r"['’`]", "", text))
+
+
 def expand_lay_terms(text: str) -> str:
     """The text plus the canonical words of the lay terms and brand names in it.
 

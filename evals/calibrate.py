@@ -15,7 +15,8 @@ evals/cases/dev_typed.yaml goes through the bot's own understanding and retrieva
    margin, then the smaller weight).
 4. Affirmations: the highest closeness to an FAQ that its "Yes, ..." answer needs before it
    is quoted for a question it was not routed to, that still puts as many acceptable
-   passages first as no such limit (a yes is quoted only where it is needed).
+   passages first as no such limit (a yes is quoted only where it is needed); the whole
+   grid is searched, since the count is not monotonic in the limit.
 
 The gate's sets (evals/cases/*.yaml other than dev*.yaml) are never used here.
 `--write` stores the values in bot/settings.py.
@@ -208,12 +209,10 @@ def calibrate_affirmation(samples, base: Thresholds, exclude, chunks) -> dict:
         )
 
     unlimited = right(0.0)
-    chosen = 0.0
-    for affirm in np.round(np.arange(0.5, 0.951, 0.01), 2):
-        if right(float(affirm)) < unlimited:
-            break
-        chosen = float(affirm)
-    return {"affirm_threshold": chosen}
+    grid = [float(a) for a in np.round(np.arange(0.5, 0.951, 0.01), 2)]
+    # Not monotonic: a higher limit can move a better passage back into first place.
+    kept = [affirm for affirm in grid if right(affirm) >= unlimited]
+    return {"affirm_threshold": max(kept, default=0.0)}
 
 
 def write_settings(values: dict) -> None:
