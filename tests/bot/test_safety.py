@@ -415,3 +415,17 @@ def test_english_eval_texts_are_not_non_english():
     english += NEAR_MISSES + [c["text"] for c in BOUNDARY_CASES] + NOT_BOUNDARY + FAQ_QUESTIONS
     foreign = [t for t in english if looks_non_english(t)]
     assert not foreign, _fmt(foreign)
+
+
+@pytest.mark.parametrize(
+    "text, boundary",
+    [
+        ("skipped two nights of my trazodone, do i just carry on", True),
+        ("can i get back on my lexapro at the old strength", True),
+        ("forgot a whole week of taking my meds oops", True),
+        ("i missed a few days of therapy, is that bad", False),
+        ("should i restart therapy at the same amount of sessions", False),
+    ],
+)
+def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
+    assert (detect_boundary(text) is not None) is boundary
