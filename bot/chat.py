@@ -113,7 +113,11 @@ class Bot:
         s = self.settings
         self.thresholds = Thresholds.from_settings(s)
         self.risk_thresholds = RiskThresholds(
-            s.risk_concern_threshold, s.risk_urgent_threshold, s.risk_keyword_threshold
+            s.risk_concern_threshold,
+            s.risk_urgent_threshold,
+            s.risk_keyword_threshold,
+            s.risk_neighbour_threshold,
+            s.risk_neighbour_margin,
         )
         self._stopping = stopping_faqs(self.retriever.faq_chunks)
         self._stopping_ids = frozenset(c.id for c in self._stopping)

@@ -30,6 +30,7 @@ import numpy as np
 from bot import safety
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "risk_model.npz"
+EXEMPLARS_PATH = MODEL_PATH.with_name("risk_exemplars.npz")
 HEADS = ("risk", "urgent", "self", "other", "abuse")
 KINDS = ("self", "other", "abuse")
 
@@ -57,6 +58,10 @@ class RiskThresholds:
     concern: float  # p(risk) at or above which a message gets resources
     urgent: float  # p(urgent | risk) at or above which the reply is the urgent one
     keyword: float  # p(risk) that a weak rule (a bare keyword) needs to count
+    # A message this similar to one of the project's own risk messages, and closer to it by
+    # `neighbour_margin` than to any of its look-alikes, gets resources too (9.0: off).
+    neighbour: float = 9.0
+    neighbour_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,41 @@ class RiskScores:
     risk: float
     urgent: float
     kind: str
+    # Per row (the message, its parts): similarity of the closest risk exemplar and of the
+    # closest look-alike.
+    neighbours: tuple[tuple[float, float], ...] = ()
+
+    def near_risk(self, t: RiskThresholds) -> bool:
+        """True when some row is close to a risk exemplar and clearly closer than to any
+        look-alike."""
+        return any(r >= t.neighbour and r - b >= t.neighbour_margin for r, b in self.neighbours)
+
+
+# eq=False: numpy arrays have no single truth value, so field-wise equality would raise.
+@dataclass(frozen=True, eq=False)
+class Exemplars:
+    """The project's own labelled messages (evals/training/), embedded: the classifier's
+    memory of phrasings it was taught, for messages a smooth boundary leaves just below
+    its threshold ("nobody would notice for weeks if i vanished")."""
+
+    vectors: np.ndarray  # (n, d), unit rows
+    risky: np.ndarray  # (n,) bool: a risk message (urgent or concern), else a look-alike
+    model_name: str
+
+    def nearest(self, rows: np.ndarray) -> tuple[tuple[float, float], ...]:
+        sims = np.atleast_2d(rows) @ self.vectors.T
+        risk = np.where(self.risky, sims, -1.0).max(axis=1)
+        benign = np.where(~self.risky, sims, -1.0).max(axis=1)
+        return tuple((float(r), float(b)) for r, b in zip(risk, benign, strict=True))
+
+
+def load_exemplars(path: Path = EXEMPLARS_PATH) -> Exemplars | None:
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return Exemplars(
+            data["vectors"].astype(np.float32), data["risky"].astype(bool), str(data["model"])
+        )
 
 
 LEX_DIM = 2**14  # hashed word and word-pair features
@@ -103,6 +143,7 @@ class RiskModel:
     hidden_bias: np.ndarray | None = None  # (h,)
     out: np.ndarray | None = None  # (h,)
     out_bias: float = 0.0
+    exemplars: Exemplars | None = None  # bot/data/risk_exemplars.npz, same embedding model
 
     def network(self, rows: np.ndarray) -> np.ndarray:
         """The risk network's logit for each row (0 when the model has none)."""
@@ -141,10 +182,16 @@ class RiskModel:
             risk=float(_sigmoid(logits[worst, 0])),
             urgent=float(_sigmoid(logits[worst, 1])),
             kind=KINDS[int(np.argmax(kinds))],
+            neighbours=self.exemplars.nearest(rows) if self.exemplars is not None else (),
         )
 
 
-def load_risk_model(path: Path = MODEL_PATH) -> RiskModel:
+def load_risk_model(
+    path: Path = MODEL_PATH, exemplars_path: Path | None = EXEMPLARS_PATH
+) -> RiskModel:
+    """The trained heads, with the exemplars when their file exists and was embedded with
+    the same model (otherwise the classifier works without them)."""
+    exemplars = load_exemplars(exemplars_path) if exemplars_path is not None else None
     with np.load(path, allow_pickle=False) as data:
         heads = tuple(data["heads"].tolist())
         if heads != HEADS:
@@ -163,6 +210,11 @@ def load_risk_model(path: Path = MODEL_PATH) -> RiskModel:
             hidden_bias=optional("hidden_bias"),
             out=optional("out"),
             out_bias=float(data["out_bias"]) if "out_bias" in data else 0.0,
+            exemplars=(
+                exemplars
+                if exemplars is not None and exemplars.model_name == str(data["model_name"])
+                else None
+            ),
         )
 
 
@@ -208,7 +260,7 @@ def decide(
     only when they matter."""
     if rule is not None and rule.weak and (scores is None or scores.risk < t.keyword):
         rule = None
-    if rule is None and (scores is None or scores.risk < t.concern):
+    if rule is None and (scores is None or (scores.risk < t.concern and not scores.near_risk(t))):
         return None
     urgent = (
         (rule is not None and rule.tier == "urgent")

@@ -48,6 +48,8 @@ class Settings:
     risk_concern_threshold: float = 0.78
     risk_urgent_threshold: float = 0.75
     risk_keyword_threshold: float = 0.78
+    risk_neighbour_threshold: float = 0.725
+    risk_neighbour_margin: float = 0.125
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
     # How often a running app checks for a new index generation (seconds; 0: never).

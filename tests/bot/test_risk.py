@@ -14,12 +14,14 @@ from bot.risk import (
     HEADS,
     LEX_DIM,
     MODEL_PATH,
+    Exemplars,
     Risk,
     RiskModel,
     RiskScores,
     RiskThresholds,
     assess_risk,
     decide,
+    load_exemplars,
     load_risk_model,
     message_parts,
     strongest,
@@ -149,7 +151,13 @@ def test_the_risk_network_is_averaged_with_the_linear_risk_head():
 def shipped(embedder):
     model = load_risk_model()
     s = Settings.from_env({})
-    t = RiskThresholds(s.risk_concern_threshold, s.risk_urgent_threshold, s.risk_keyword_threshold)
+    t = RiskThresholds(
+        s.risk_concern_threshold,
+        s.risk_urgent_threshold,
+        s.risk_keyword_threshold,
+        s.risk_neighbour_threshold,
+        s.risk_neighbour_margin,
+    )
 
     def assess(text: str):
         vectors = embedder.embed([text, *message_parts(text)])
@@ -291,3 +299,39 @@ def test_a_flagged_message_that_tells_danger_now_is_urgent_without_the_urgency_h
     assert decide(None, scores(0.9, urgent=0.1), T).tier == "concern"
     assert decide(None, scores(0.9, urgent=0.1), T, danger_now=now).tier == "urgent"
     assert decide(None, scores(0.1, urgent=0.1), T, danger_now=now) is None  # not flagged
+
+
+def test_a_message_near_a_risk_exemplar_and_far_from_the_look_alikes_is_flagged():
+    exemplars = Exemplars(
+        np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float32),
+        np.array([True, False]),
+        "m",
+    )
+    near_risk = np.array([[0.9, 0.1, np.sqrt(1 - 0.82)]], np.float32)
+    [(r, b)] = exemplars.nearest(near_risk)
+    assert r == pytest.approx(0.9) and b == pytest.approx(0.1)
+    t = dataclasses.replace(T, neighbour=0.8, neighbour_margin=0.2)
+    low = scores(0.05)  # the classifier alone says no
+    assert decide(None, low, t) is None
+    near = dataclasses.replace(low, neighbours=((0.9, 0.1),))
+    assert decide(None, near, t).tier == "concern"
+    # As close to a look-alike: no flag; not close enough to the risk exemplar: no flag.
+    assert decide(None, dataclasses.replace(low, neighbours=((0.9, 0.85),)), t) is None
+    assert decide(None, dataclasses.replace(low, neighbours=((0.7, 0.1),)), t) is None
+    assert decide(None, near, T) is None  # off by default
+
+
+def test_the_shipped_exemplars_are_the_training_messages_embedded_with_the_model(embedder):
+    """Stale exemplars (training messages edited without `python -m evals.build_exemplars`)
+    must fail here, not drift silently."""
+    from evals.risk_data import load_own_training
+
+    exemplars = load_exemplars()
+    examples = load_own_training()
+    assert exemplars is not None and exemplars.model_name == BUNDLED_MODEL
+    assert len(exemplars.vectors) == len(examples)
+    assert exemplars.risky.tolist() == [e.tier != "none" for e in examples]
+    picks = [0, len(examples) // 2, len(examples) - 1]
+    fresh = embedder.embed([examples[i].text for i in picks])
+    assert np.allclose(exemplars.vectors[picks], fresh, atol=2e-3)
+    assert load_risk_model().exemplars is not None

@@ -102,6 +102,15 @@ def test_the_gate_fails_without_the_background_questions(bot):
     assert "abstention_recall_oos" in missed(run)
 
 
+def test_the_gate_fails_without_the_risk_exemplars(bot):
+    """The exemplars flag risk messages the classifier leaves under its threshold; with them
+    off, concern recall must fall under the gate's floor."""
+    settings = dataclasses.replace(bot.settings, risk_neighbour_threshold=9.0)
+    broken = Bot(bot.retriever, bot.sources, settings, bot.risk_model)
+    run = runner.run_evals(broken, runner.load_cases(categories=("risk",)))
+    assert "risk_recall_concern" in missed(run)
+
+
 def test_the_gate_fails_when_the_bot_never_abstains(bot):
     settings = dataclasses.replace(bot.settings, abstain_threshold=-10.0, background_margin=9.0)
     broken = Bot(bot.retriever, bot.sources, settings)

@@ -1,0 +1,48 @@
+"""Embed the project's own risk messages: `python -m evals.build_exemplars`.
+
+Writes bot/data/risk_exemplars.npz: every message of evals/training/*.yaml (risk messages
+and look-alikes, written for this project; none of the public data sets) embedded with the
+embedding model of the settings (MEDFAQ_EMBEDDING_MODEL), as float16 unit vectors, with
+whether each is a risk message. The classifier (bot/risk.py) flags a message that is close
+to one of them and clearly closer to it than to any look-alike; how close is calibrated by
+`python -m evals.calibrate_safety`. Re-run after editing evals/training/ or changing the
+model, then calibrate again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from bot.risk import EXEMPLARS_PATH
+from bot.settings import Settings
+from evals.risk_data import EmbeddingCache, load_own_training
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.build_exemplars", description=__doc__)
+    parser.parse_args(argv)
+    from ingest.embedding import Embedder
+
+    settings = Settings.from_env()
+    examples = load_own_training()
+    embedder = Embedder(settings.embedding_model)
+    cache = EmbeddingCache(settings.embedding_model)
+    vectors = cache.embed([e.text for e in examples], embedder.embed)
+    risky = np.array([e.tier != "none" for e in examples], dtype=bool)
+    np.savez_compressed(
+        EXEMPLARS_PATH,
+        vectors=np.asarray(vectors, dtype=np.float16),
+        risky=risky,
+        model=np.array(settings.embedding_model),
+    )
+    size = EXEMPLARS_PATH.stat().st_size // 1024
+    print(f"{len(examples)} messages ({int(risky.sum())} risk, {int((~risky).sum())} look-alikes)")
+    print(f"wrote {EXEMPLARS_PATH} ({size} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
