@@ -99,6 +99,15 @@ class Evidence:
     background_score: float = -1.0
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """What a calibration leaves out for one question: the bank quote it was written for
+    (chunk id, quote start) and the background question it is."""
+
+    quote: tuple[str, int] | None = None
+    background: str = ""
+
+
 class Retriever:
     """Hybrid retrieval over one index generation. Safe to share between threads: after
     construction nothing is mutated."""
@@ -144,6 +153,7 @@ class Retriever:
         self.background, self._background_vectors = unanswered(
             background, self._answered_vectors(), background_mask
         )
+        self._background_index = {q: i for i, q in enumerate(self.background)}
 
     def _answered_vectors(self, block: int = 4096):
         """(the questions the articles answer: bank and FAQ questions, as one matrix; their
@@ -170,10 +180,12 @@ class Retriever:
         k: int = 4,
         pool: int = 10,
         known: frozenset[str] = frozenset(),
+        held_out: HeldOut = HeldOut(),
     ) -> Evidence:
         """Fuse dense (Chroma) and BM25 rankings; score FAQ questions, bank questions and
         candidate sentences. `known`: stemmed query words that count as covered even when
-        no article has them (lay words and brand names the caller maps to the articles')."""
+        no article has them (lay words and brand names the caller maps to the articles').
+        `held_out`: what to leave out, for calibrating on the banks and the background."""
         tokens = tokenize(query)
         dense = self._dense(vector, pool)
         keyword = self._keyword(tokens, pool)
@@ -182,7 +194,7 @@ class Retriever:
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, 0.0)))
-        bank = self.rank_bank(vector)
+        bank = self.rank_bank(vector, skip=held_out.quote)
         faqs = self.rank_faqs(vector)
         # Sentences come from the whole fused pool, the closest FAQs and the passages of the
         # closest bank questions, not only the top k: the sentence that answers is often in a
@@ -199,18 +211,22 @@ class Retriever:
             coverage=self.coverage(tokens, known),
             bank=bank,
             articles=self.articles,
-            **self._closest_background(vector),
+            **self._closest_background(vector, held_out.background),
         )
 
-    def _closest_background(self, vector: np.ndarray) -> dict:
+    def _closest_background(self, vector: np.ndarray, skip: str = "") -> dict:
         if self._background_vectors is None:
             return {}
         sims = self._background_vectors @ vector
+        if skip in self._background_index:
+            sims[self._background_index[skip]] = -1.0
         best = int(np.argmax(sims))
         return {"background": self.background[best], "background_score": float(sims[best])}
 
-    def rank_bank(self, vector: np.ndarray, n: int = 5) -> tuple[BankHit, ...]:
-        """The bank questions closest to the query, the best one per quote."""
+    def rank_bank(
+        self, vector: np.ndarray, n: int = 5, skip: tuple[str, int] | None = None
+    ) -> tuple[BankHit, ...]:
+        """The bank questions closest to the query, the best one per quote (but `skip`)."""
         if self._bank_vectors is None:
             return ()
         sims = self._bank_vectors @ vector
@@ -218,7 +234,7 @@ class Retriever:
         for i in np.argsort(-sims):
             q = self.bank[i]
             key = (q.chunk, q.start)
-            if key not in hits:
+            if key not in hits and key != skip:
                 hits[key] = BankHit(q.question, self.by_id[q.chunk], q.start, q.end, float(sims[i]))
                 if len(hits) == n:
                     break

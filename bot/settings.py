@@ -44,6 +44,9 @@ class Settings:
     # Background questions this close to what the articles answer are set aside.
     background_mask: float = 0.7
     background_file: str = str(PROJECT_ROOT / "bot" / "data" / "background.yaml")  # "": none
+    # The share of held-out bank questions the calibrated threshold abstains on, which
+    # `python -m evals.calibrate_corpus` keeps for another corpus (evals/CALIBRATION.md).
+    abstain_bank_rate: float = 0.1041
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.78
     risk_urgent_threshold: float = 0.75

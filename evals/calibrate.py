@@ -251,14 +251,19 @@ def main(argv: list[str] | None = None) -> int:
                                coverage_weight=abstention["coverage_weight"],
                                background_margin=abstention["background_margin"])  # fmt: skip
     affirmation = calibrate_affirmation(samples, base, exclude, chunks)
+    from evals.calibrate_corpus import held_out_samples, rates
+
+    # What calibrate_corpus keeps for another corpus: the share of this corpus's held-out
+    # bank questions that the chosen threshold abstains on.
+    bank_rate = {"abstain_bank_rate": round(rates(held_out_samples(bot), base)[1], 4)}
     print(f"development sets: {len(samples)} questions answered by retrieval")
-    values = {**routing, **sentences, **abstention, **affirmation}
+    values = {**routing, **sentences, **abstention, **affirmation, **bank_rate}
     for name, value in values.items():
         print(f"  {name:<22} {value}")
     if args.write:
         keys = ("faq_threshold", "faq_margin", "faq_bank_threshold", "lexical_weight",
                 "bank_offset", "type_bonus", "coverage_weight", "abstain_threshold",
-                "background_margin", "affirm_threshold")  # fmt: skip
+                "background_margin", "affirm_threshold", "abstain_bank_rate")  # fmt: skip
         write_settings({k: values[k] for k in keys})
     return 0
 

@@ -402,6 +402,18 @@ def as_json(measured: dict[str, Measured], rows: Sequence[Row], passed: bool) ->
 # --------------------------------------------------------------------------- main
 
 
+def calibrated(bot):
+    """The bot with the abstention threshold that `python -m evals.calibrate_corpus` sets for
+    its corpus."""
+    from bot.chat import Bot
+    from evals.calibrate_corpus import held_out_samples, threshold_for_rate
+
+    rate = bot.settings.abstain_bank_rate
+    threshold = threshold_for_rate(held_out_samples(bot), bot.thresholds, rate)
+    settings = dataclasses.replace(bot.settings, abstain_threshold=threshold)
+    return Bot(bot.retriever, bot.sources, settings, bot.risk_model)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m evals.two_articles",
@@ -414,6 +426,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "reused when rerun); default: a temporary folder")  # fmt: skip
     add("--no-bank", action="store_true", help="leave out the second article's question bank")
     add("--json", action="store_true", help="print the figures as JSON")
+    add("--calibrate", action="store_true", help="calibrate the abstention threshold of (b) and "
+        "(c) for their corpus first (python -m evals.calibrate_corpus); (a) keeps the seed's")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -437,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in CORPUS_NAMES:
             corpus = make_corpus(tmp / f"corpus-{name}", name, bank=not args.no_bank)
             bot = build_bot(corpus, index_root / name, embedder, say)
+            if args.calibrate and name != "single":
+                bot = calibrated(bot)
+                say(f"{CORPUS_NAMES[name]}: abstain_threshold {bot.settings.abstain_threshold}")
             asked = stopping if name != "second" else ()  # the row compares (a) with (b)
             measured[name] = measure(bot, articles, out_of_scope, asked, product)
             say(f"{CORPUS_NAMES[name]}: {measured[name].seconds:.1f} s of questions")
