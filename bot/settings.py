@@ -48,9 +48,9 @@ class Settings:
     # `python -m evals.calibrate_corpus` keeps for another corpus (evals/CALIBRATION.md).
     abstain_bank_rate: float = 0.1041
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
-    risk_concern_threshold: float = 0.78
-    risk_urgent_threshold: float = 0.75
-    risk_keyword_threshold: float = 0.78
+    risk_concern_threshold: float = 0.76
+    risk_urgent_threshold: float = 0.7
+    risk_keyword_threshold: float = 0.74
     risk_neighbour_threshold: float = 0.725
     risk_neighbour_margin: float = 0.125
     max_input_chars: int = 2000

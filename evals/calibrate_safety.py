@@ -11,7 +11,11 @@ parts, with the embedding model of the settings (MEDFAQ_EMBEDDING_MODEL). Then, 
    the look-alikes of evals/cases/risk_dev.yaml (4% by default); among them the pair with
    the best recall of its risk messages wins (then fewer look-alikes flagged, then the
    higher thresholds).
-2. `risk_urgent_threshold`: with those, the threshold that gives the urgent reply to the
+2. `risk_neighbour_threshold` and `risk_neighbour_margin`, with those fixed: how close to
+   one of the exemplars' risk messages (bot/data/risk_exemplars.npz), and how much closer
+   than to any look-alike, flags a message; the pair flagging the most further risk
+   messages within the same limits (then the looser pair).
+3. `risk_urgent_threshold`: with those, the threshold that gives the urgent reply to the
    most urgent messages while at least `--min-precision` of the urgent replies go to
    urgent messages (then the higher threshold).
 

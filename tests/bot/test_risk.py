@@ -235,6 +235,26 @@ def test_training_messages_are_disjoint_from_every_measurement_set():
         assert not training & _texts(path), path.name
 
 
+def test_no_training_message_is_a_near_copy_of_a_chat_style_risk_message():
+    """Near copies ("my dad locked himself in the garage with the car running" beside the
+    same words plus a question) would let the classifier and its exemplars remember the
+    test and calibration sets' answers: at least four shared words making up 60% of the two
+    messages' words is a copy."""
+    measured = [
+        set(t.split()) for name in ("risk.yaml", "risk_dev.yaml") for t in _texts(CASES / name)
+    ]
+    copies = []
+    for path in sorted((PROJECT_ROOT / "evals" / "training").glob("*.yaml")):
+        for text in _texts(path):
+            mine = set(text.split())
+            for other in measured:
+                shared = len(mine & other)
+                if shared >= 4 and shared / len(mine | other) >= 0.6:
+                    copies.append((path.name, text))
+                    break
+    assert copies == []
+
+
 def test_the_test_set_is_disjoint_from_the_calibration_set_and_large_enough():
     test, dev = _texts(CASES / "risk.yaml"), _texts(CASES / "risk_dev.yaml")
     assert not test & dev
