@@ -38,9 +38,23 @@ def strip_markers(text: str) -> str:
 def answer_body(text: str, fixed_texts: Iterable[str] = ()) -> str:
     """What an answer says in its own words: paragraphs that are one of the product's fixed
     texts (boundary leads, the resources reminder) removed, then the citation markers."""
-    fixed = {t.strip() for t in fixed_texts}
-    kept = [p for p in text.split("\n\n") if p.strip() not in fixed]
-    return strip_markers("\n\n".join(kept))
+    return strip_markers(without_fixed(text, fixed_texts))
+
+
+def without_fixed(text: str, fixed_texts: Iterable[str] = ()) -> str:
+    """The text without its paragraphs that are one of the fixed texts; a fixed text with a
+    slot ("... what it says about {topic}:") matches any filling of it."""
+    fixed = {t.strip() for t in fixed_texts if "{topic}" not in t}
+    templates = [
+        re.compile(re.escape(t.strip()).replace(re.escape("{topic}"), ".+"))
+        for t in fixed_texts
+        if "{topic}" in t
+    ]
+    return "\n\n".join(
+        p
+        for p in text.split("\n\n")
+        if p.strip() not in fixed and not any(rx.fullmatch(p.strip()) for rx in templates)
+    )
 
 
 def normalize_answer(text: str) -> str:
@@ -129,14 +143,16 @@ def is_supported(sentence: str, quotes: Sequence[str], min_overlap: float = 0.9)
 def unsupported_sentences(
     text: str, quotes: Sequence[str], fixed_texts: Iterable[str] = ()
 ) -> list[str]:
-    """The sentences of an answer that none of its cited quotes supports. Sentences are taken
+    r"""The sentences of an answer that none of its cited quotes supports. Sentences are taken
     between citation markers, so two adjacent quotes never merge into one sentence.
 
     >>> unsupported_sentences("Therapy helps. [1] The moon is cheese. [2]", ["Therapy helps."])
     ['The moon is cheese.']
+    >>> unsupported_sentences("Said about “Help”:\n\nTherapy helps. [1]", ["Therapy helps."],
+    ...                       ["Said about {topic}:"])
+    []
     """
-    fixed = {t.strip() for t in fixed_texts}
-    kept = "\n\n".join(p for p in text.split("\n\n") if p.strip() not in fixed)
+    kept = without_fixed(text, fixed_texts)
     sentences = [s for part in _MARKER.split(kept) for s in split_sentences(part)]
     return [s for s in sentences if not is_supported(s, quotes)]
 
@@ -185,7 +201,7 @@ class ProductTexts:
     resource_numbers: tuple[str, ...]  # their numbers: the only digits a boundary reply may add
     poison_lines: tuple[str, ...] = ()  # poison help, as displayed after an overdose
     risk_paragraphs: tuple[str, ...] = ()  # the paragraphs of every risk reply
-    partial_leads: tuple[str, ...] = ()  # "The article doesn't say exactly; ..." lines
+    partial_leads: tuple[str, ...] = ()  # "The article doesn't say exactly; ... {topic}:"
 
     @property
     def fixed(self) -> tuple[str, ...]:

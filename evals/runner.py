@@ -181,8 +181,11 @@ def product_texts() -> ProductTexts:
     kinds = ("medication", "stopping", "diet")
     rules = ("", "boundary.diet_purging")  # purging adds a note to the diet reply
     resources = [r for kind in ("crisis", "abuse", "poison") for r in replies.load_resources(kind)]
+    from bot.answer import PARTIAL_TEXT
+
     return ProductTexts(
         truncated_notice=replies.TRUNCATED_NOTICE,
+        partial_leads=(PARTIAL_TEXT,),
         boundary_leads={
             k: tuple(dict.fromkeys(replies.boundary_reply(safety.Verdict(k, r)) for r in rules))
             for k in kinds

@@ -289,3 +289,17 @@ def test_docstring_examples_hold():
     import doctest
 
     assert doctest.testmod(m).failed == 0
+
+
+def test_the_partial_answer_lead_is_a_fixed_line_not_an_unsupported_sentence():
+    from bot.answer import PARTIAL_TEXT
+    from evals.runner import product_texts
+
+    lead = PARTIAL_TEXT.format(topic="“How to Get Started”")
+    text = f"{lead}\n\nMany begin with medication. [1]"
+    fixed = product_texts().fixed
+    assert m.unsupported_sentences(text, ["Many begin with medication."], fixed) == []
+    assert m.unsupported_sentences(text, ["Many begin with medication."]) == [
+        f"{lead}\n\nMany begin with medication."
+    ]
+    assert m.answer_body(text, fixed) == "Many begin with medication."
