@@ -22,7 +22,8 @@ import numpy as np
 
 from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
-from bot.retrieval import Evidence, Retriever, load_retriever, read_background
+from bot.background import read_background
+from bot.retrieval import Evidence, Retriever, load_retriever
 from bot.risk import (
     Risk,
     RiskModel,
@@ -212,7 +213,7 @@ class Bot:
         questions = self._questions(understood)
         # One forward pass for everything this message needs embedded: the rows the risk
         # check reads (the whole message, including any part past the cut, and its parts
-        # when long) and the question(s) to retrieve with.
+        # when long) and the question(s) to retrieve with, also in the articles' words.
         queries = [q.query for q in questions]
         self._embed_all([*self._risk_rows(raw), *queries, *map(in_article_words, queries)])
         risk = self.assess(raw)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.retrieval import (
+from bot.background import (
     BACKGROUND_PATH,
     SENTENCE_LIFT,
     embed_background,
