@@ -23,6 +23,7 @@ import numpy as np
 from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.background import read_background
+from bot.decorate import combine, risk_answer
 from bot.retrieval import Evidence, Retriever, load_retriever
 from bot.risk import (
     Risk,
@@ -86,18 +87,6 @@ def stopping_faqs(faqs: Sequence[Chunk]) -> list[Chunk]:
         if verdict is not None and verdict.kind == "stopping":
             found.append(chunk)
     return found
-
-
-def risk_answer(risk: Risk, answer: Answer | None = None) -> Answer:
-    """The reply to a message at risk. Urgent: what to do now, nothing else. Concern: warm
-    words and the resources first, then the cited answer when the message also asked
-    something the articles answer (`answer`: None when it asked nothing)."""
-    reply = replies.crisis_reply(risk.tier, risk.kind, risk.overdose)
-    if risk.urgent or answer is None or answer.mode not in ("faq", "passages", "boundary"):
-        return Answer(reply, "crisis", crisis=True, risk=risk.tier)
-    return dataclasses.replace(
-        answer, text=f"{reply}\n\n{answer.text}", crisis=True, risk=risk.tier, suggestions=()
-    )
 
 
 @dataclass(eq=False)  # a service object: compared and hashed by identity
@@ -400,26 +389,3 @@ class Bot:
                     self._vectors.popitem(last=False)
         with self._vectors_lock:
             return np.stack([self._vectors[t] for t in texts])
-
-
-def combine(answers: list[Answer]) -> Answer:
-    """One reply for the questions of one message: the answered ones in order, citations
-    renumbered; an abstention only when none was answered."""
-    answered = [a for a in answers if a.mode != "abstain"]
-    if len(answered) <= 1:
-        return answered[0] if answered else answers[0]
-    parts, citations = [], []
-    for answer in answered:
-        text = answer.text
-        shift = len(citations)
-        for c in sorted(answer.citations, key=lambda c: -c.n):  # [1] -> [3] before [3] -> [5]
-            text = text.replace(f"[{c.n}]", f"[{c.n + shift}]")
-        citations += [dataclasses.replace(c, n=c.n + shift) for c in answer.citations]
-        parts.append(text)
-    first = answered[0]
-    return dataclasses.replace(
-        first,
-        text="\n\n".join(parts),
-        citations=tuple(citations),
-        partial=any(a.partial for a in answered),
-    )

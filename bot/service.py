@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from bot import replies, safety
-from bot.chat import Bot, risk_answer
+from bot.chat import Bot
+from bot.decorate import risk_answer
 from bot.risk import Risk
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation
