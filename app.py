@@ -21,6 +21,7 @@ from bot.answer import SUGGESTIONS_HEADING, article
 from bot.feedback import save_vote
 from bot.replies import load_resources
 from bot.service import BotService
+from bot.settings import SettingsError
 from bot.types import Answer, Citation
 from ingest.indexing import IndexNotReady
 
@@ -31,7 +32,7 @@ if __name__ == "__main__":  # served: show the index build/update messages of st
 
 try:  # the serving Bot, swapped for a new one when the index gets a new generation
     BOT = BotService.start()
-except IndexNotReady as exc:  # no index, or a Chroma server that does not answer
+except (IndexNotReady, SettingsError) as exc:  # no index, an unreachable server, a bad setting
     if __name__ != "__main__":
         raise
     sys.exit(f"error: {exc}")  # one line, no traceback

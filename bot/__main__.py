@@ -97,16 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     from bot.service import BotService
-    from bot.settings import Settings
+    from bot.settings import Settings, SettingsError
     from ingest.indexing import IndexNotReady
 
     try:  # a Chroma server going down mid-run gets the unavailable reply, not a traceback
+        settings = Settings.from_env(index_path=args.index)
         bot = BotService.start(
-            Settings.from_env(index_path=args.index),
+            settings,
             watch=False,  # one run answers from one generation (unless it is dropped)
             say=lambda m: print(m, file=sys.stderr),
         )
-    except IndexNotReady as exc:  # also a server that does not answer: one line, exit 2
+    except (IndexNotReady, SettingsError) as exc:  # also a server that does not answer: one line
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.jsonl:

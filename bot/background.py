@@ -16,19 +16,27 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bot.settings import SettingsError
+
 BACKGROUND_PATH = Path(__file__).parent / "data" / "background.yaml"
 _BACKGROUND_CACHE: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 _BACKGROUND_LOCK = threading.Lock()
 
 
 def read_background(path: str | Path = BACKGROUND_PATH) -> tuple[str, ...]:
-    """The background questions of a file (`questions:`, a list); none for an empty path."""
+    """The background questions of a file (`questions:`, a list); none for an empty path.
+    Raises SettingsError, naming the file, when it is missing or not such a list."""
     if not str(path):
         return ()
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    where = f"the background questions file {path} (MEDFAQ_BACKGROUND_FILE)"
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
+        raise SettingsError(f"{where} cannot be read: {reason}") from None
     questions = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
-        raise ValueError(f"{path}: needs a `questions:` list of strings")
+        raise SettingsError(f"{where} needs a `questions:` list of strings")
     return tuple(dict.fromkeys(" ".join(q.split()) for q in questions if q.strip()))
 
 

@@ -136,6 +136,7 @@ class Bot:
         from ingest.loading import load_corpus
 
         settings = settings or Settings.from_env()
+        background = read_background(settings.background_file)  # a bad file fails first
         embedder = embedder or Embedder(settings.embedding_model)
         index = index or ChromaIndex.from_settings(settings)
         if sync:
@@ -152,7 +153,7 @@ class Bot:
         retriever = load_retriever(
             index.active(embedder.model_name),
             embedder,
-            read_background(settings.background_file),
+            background,
             settings.background_mask,
         )
         documents, _ = load_corpus(settings.corpus_dir)

@@ -13,6 +13,10 @@ ENV_PREFIX = "MEDFAQ_"
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+class SettingsError(ValueError):
+    """A setting, or a file a setting names, that cannot be used: said in one line."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the pipeline. `MEDFAQ_<FIELD>` overrides a field, e.g. MEDFAQ_TOP_K=6."""
@@ -75,7 +79,7 @@ class Settings:
             try:
                 values[f.name] = kind(raw)
             except ValueError as exc:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
+                raise SettingsError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("corpus_dir", "index_path"):
             values[name] = Path(values.get(name, getattr(cls, name))).expanduser()

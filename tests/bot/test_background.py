@@ -13,6 +13,7 @@ from bot.background import (
     read_background,
     unanswered,
 )
+from bot.settings import SettingsError
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
@@ -100,3 +101,12 @@ def test_background_is_embedded_once_per_model():
     assert [q for q, _ in first] == ["a?", "b?"]
     assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(first, again, strict=True))
     assert embed_background(embedder, ()) == []
+
+
+def test_a_missing_or_broken_background_file_is_named_in_one_clear_error(tmp_path):
+    with pytest.raises(SettingsError, match=r"nope\.yaml .*cannot be read: No such file"):
+        read_background(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("questions: [unclosed\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"broken\.yaml .*cannot be read"):
+        read_background(broken)

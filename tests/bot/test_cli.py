@@ -2,8 +2,11 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from bot.__main__ import render, run_jsonl
 from bot.settings import PROJECT_ROOT
@@ -66,3 +69,21 @@ def test_the_command_builds_a_missing_index_and_answers(tmp_path):
     assert "No index at" in done.stderr and "building it" in done.stderr
     [record] = [json.loads(line) for line in done.stdout.splitlines()]
     assert record["mode"] == "faq" and "2-6 weeks" in record["answer"]
+
+
+@pytest.mark.parametrize(
+    "variable, value, says",
+    [
+        ("MEDFAQ_BACKGROUND_FILE", "no/such/background.yaml", "background questions file"),
+        ("MEDFAQ_TOP_K", "four", "MEDFAQ_TOP_K='four'"),
+    ],
+)
+def test_a_bad_setting_stops_the_command_with_one_line(tmp_path, variable, value, says):
+    env = {**os.environ, variable: value, "MEDFAQ_INDEX_PATH": str(tmp_path / "index")}
+    command = [sys.executable, "-m", "bot", "ask", "hello"]
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and says in line and "Traceback" not in done.stderr
