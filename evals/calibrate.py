@@ -166,21 +166,15 @@ def calibrate_abstention(samples, base: Thresholds, max_wrong: float) -> dict:
     larger margin, then the smaller weight). Margin 9.0 turns the background off."""
     answerable = [s for s in samples if s.answerable]
     oos = [s for s in samples if not s.answerable]
-    budget = int(max_wrong * len(answerable))
     best = None
     margins = [*np.round(np.arange(0.0, 0.201, 0.02), 2), 9.0]
     for weight, margin in itertools.product(np.round(np.arange(0.0, 0.81, 0.05), 2), margins):
         t = dataclasses.replace(
             base, coverage_weight=float(weight), background_margin=float(margin)
         )
-        elsewhere = [asked_elsewhere(s.evidence, t) for s in answerable]
-        rest = sorted(
-            relevance(s.evidence, t) for s, e in zip(answerable, elsewhere, strict=True) if not e
-        )
-        room = budget - sum(elsewhere)
-        if room < 0 or room >= len(rest):
+        threshold = highest_threshold(answerable, t, max_wrong)
+        if threshold is None:
             continue
-        threshold = rest[room] - 1e-6
         t = dataclasses.replace(t, abstain=float(threshold))
         caught = sum(abstains(s.evidence, t) for s in oos)
         wrong = sum(abstains(s.evidence, t) for s in answerable)
@@ -192,6 +186,20 @@ def calibrate_abstention(samples, base: Thresholds, max_wrong: float) -> dict:
                           "oos_abstained": round(caught / len(oos), 3),
                           "answerable_abstained": round(wrong / len(answerable), 3)})  # fmt: skip
     return best[1]
+
+
+def highest_threshold(answerable: list[Sample], t: Thresholds, rate: float) -> float | None:
+    """The abstention threshold as high as possible while at most `rate` of the answerable
+    samples are abstained on by either rule (None when the background rule alone abstains
+    on more)."""
+    elsewhere = [asked_elsewhere(s.evidence, t) for s in answerable]
+    rest = sorted(
+        relevance(s.evidence, t) for s, e in zip(answerable, elsewhere, strict=True) if not e
+    )
+    room = int(rate * len(answerable)) - sum(elsewhere)
+    if room < 0 or not rest:
+        return None
+    return float(rest[min(room, len(rest) - 1)]) - 1e-6
 
 
 def abstains(evidence: Evidence, t: Thresholds) -> bool:

@@ -30,11 +30,11 @@ import tempfile
 from pathlib import Path
 
 from bot import safety
-from bot.answer import Thresholds, asked_elsewhere, relevance
+from bot.answer import Thresholds
 from bot.retrieval import HeldOut
 from bot.settings import Settings
 from bot.understand import expand_lay_terms, in_article_words, lay_term_words
-from evals.calibrate import Sample, abstains, write_settings
+from evals.calibrate import Sample, abstains, highest_threshold, write_settings
 
 
 def held_out_samples(bot) -> list[Sample]:
@@ -69,16 +69,9 @@ def rates(samples: list[Sample], t: Thresholds) -> tuple[float, float]:
 
 def threshold_for_rate(samples: list[Sample], t: Thresholds, rate: float) -> float:
     """The abstention threshold as high as possible while at most `rate` of the answerable
-    samples are abstained on (by either rule)."""
-    answerable = [s for s in samples if s.answerable]
-    elsewhere = sum(asked_elsewhere(s.evidence, t) for s in answerable)
-    rest = sorted(
-        relevance(s.evidence, t) for s in answerable if not asked_elsewhere(s.evidence, t)
-    )
-    room = int(rate * len(answerable)) - elsewhere
-    if not rest or room < 0:
-        return t.abstain
-    return round(float(rest[min(room, len(rest) - 1)]) - 1e-6, 3)
+    samples are abstained on (by either rule); the current one when none can be."""
+    threshold = highest_threshold([s for s in samples if s.answerable], t, rate)
+    return t.abstain if threshold is None else round(threshold, 3)
 
 
 def main(argv: list[str] | None = None) -> int:
