@@ -52,7 +52,7 @@ class Lexicon:
     people: str  # a regex of the people terms
     carriers: dict[str, re.Pattern]
     answer_types: tuple[tuple[str, re.Pattern], ...]  # in order: the first match wins
-    phrases: dict[str, re.Pattern]  # lead_ins, asks, opens_ask, follow_up_openers
+    phrases: dict[str, re.Pattern]  # lead_ins, asks, opens_ask, follow_up_openers, ...
     words: dict[str, frozenset[str]]  # verbs, fillers, after_how
 
     def key(self, found: str) -> str | None:
@@ -130,6 +130,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             "asks": compile_(data["asks"], re.I),
             "opens_ask": compile_(data["opens_ask"], re.I),
             "follow_up_openers": re.compile(rf"^(?:{acks} (?:, )?)*{openers}"),
+            "acknowledgement": re.compile(rf"^(?:(?:{acks}) ?,? ?)+$"),
             "every": compile_(["%EVERY%"], re.I),
             "place_names": compile_(data["place_names"]),
         },
@@ -204,7 +205,7 @@ def extract_questions(message: str, limit: int = 2) -> tuple[str, ...]:
     if not text:
         return ()
     if not is_long(text):
-        return (text,)
+        return (without_acknowledgements(text),)
     lex, sentences, found = load_lexicon(), _sentences(text), []
     for i, sentence in enumerate(sentences):
         plain = sentence.replace("’", "'")  # same length: offsets still hold
@@ -217,6 +218,19 @@ def extract_questions(message: str, limit: int = 2) -> tuple[str, ...]:
                 sentence = sentence[ask.start() :]
             found.append((-score, len(tokenize(sentence)) < 2, i, sentence))
     return tuple(s for *_, s in sorted(found)[:limit]) or (sentences[-1],)
+
+
+def without_acknowledgements(text: str) -> str:
+    """A short message without the sentences that only acknowledge the last reply: "ok cool.
+    how long before i see a difference" asks "how long before i see a difference".
+
+    >>> without_acknowledgements("Thanks! Got it. And for therapy?")
+    'And for therapy?'
+    """
+    ack = load_lexicon().phrases["acknowledgement"]
+    sentences = _sentences(text)
+    kept = [s for s in sentences if not ack.match(_normalise(s).replace(" ?", "").strip())]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else text
 
 
 def asks_something(message: str) -> bool:
@@ -249,7 +263,7 @@ def is_follow_up(question: str) -> bool:
     """
     lex, text = load_lexicon(), _normalise(question)
     if lex.phrases["follow_up_openers"].match(text.replace(" ,", "")):
-        return True
+        return not stands_alone(question)
     words = re.findall(r"[a-z0-9]+", text)
     if not words or len(words) > PRONOUN_WORDS:
         return False
@@ -261,6 +275,23 @@ def is_follow_up(question: str) -> bool:
         return False
     verb = any(w in lex.words["verbs"] or (len(w) > 4 and w.endswith("ing")) for w in words)
     return not verb and not (words[0] in _WH and len(words) >= 3)  # "who prescribes zoloft"
+
+
+def stands_alone(question: str) -> bool:
+    """True when a question names its own subject, has a verb and no pronoun for an earlier
+    topic: "and how often does the med doctor check on you" asks in full, however it opens.
+
+    >>> stands_alone("and how often does the med doctor check on u"), stands_alone("and for kids?")
+    (True, False)
+    """
+    lex = load_lexicon()
+    words = re.findall(r"[a-z0-9]+", _normalise(question))
+    return (
+        bool(lex.find(question))
+        and not _PRONOUNS & set(words)
+        and any(w in lex.words["verbs"] for w in words)
+        and len(tokenize(question)) >= 2
+    )
 
 
 def rewrite_follow_up(question: str, earlier: str) -> str | None:

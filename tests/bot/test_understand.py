@@ -19,7 +19,9 @@ from bot.understand import (
     is_long,
     load_lexicon,
     rewrite_follow_up,
+    stands_alone,
     understand,
+    without_acknowledgements,
 )
 
 # ------------------------------------------------------------------------------ answer types
@@ -573,3 +575,62 @@ def test_pasted_markup_is_not_part_of_the_question():
     pasted = understand("<script>alert(1)</script><p>does <b>therapy</b> help with anxiety?</p>")
     assert pasted.query == plain.query and pasted.answer_type == plain.answer_type
     assert understand("is 5 < 10 mg ok?").query == "is 5 < 10 mg ok?"  # not a tag
+
+
+# ------------------------------------------------------ acknowledgements, questions in full
+
+ACKNOWLEDGED = [
+    ("ok cool. how long before i see a difference tho", "how long before i see a difference tho"),
+    ("Thanks! Got it. And for therapy?", "And for therapy?"),
+    ("great, thanks! is therapy safe?", "is therapy safe?"),
+    ("I see. Does it help?", "Does it help?"),
+]
+
+
+@pytest.mark.parametrize(("message", "question"), ACKNOWLEDGED)
+def test_a_short_message_is_read_without_its_acknowledgements(message, question):
+    assert without_acknowledgements(message) == question
+    assert extract_questions(message) == (question,)
+
+
+@pytest.mark.parametrize("message", ["ok.", "thanks so much", "I'm on zoloft. Is therapy safe?"])
+def test_a_message_that_is_not_only_an_acknowledgement_is_kept_whole(message):
+    assert without_acknowledgements(message) == message
+
+
+def test_an_acknowledged_question_is_answered_as_asked_not_as_a_follow_up():
+    got = understand(
+        "ok cool. how long before i see a difference", ["can i see a therapist on lexapro"]
+    )
+    assert (got.query, got.answer_type, got.follow_up) == (
+        "how long before i see a difference",
+        "duration",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and how often does the med doctor check on u",
+        "then what does therapy help with",
+        "but is zoloft safe for teens?",
+    ],
+)
+def test_a_question_in_full_after_an_opener_stands_alone(question):
+    assert stands_alone(question)
+    assert not understand(question, ["how often do people go to therapy"]).follow_up
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and for the long run?",
+        "but can i stop it once therapy starts?",
+        "and zoloft?",
+        "what about kids",
+    ],
+)
+def test_a_question_leaning_on_the_earlier_one_does_not_stand_alone(question):
+    assert not stands_alone(question)
+    assert understand(question, ["is therapy or medication better for anxiety"]).follow_up
