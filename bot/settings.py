@@ -61,6 +61,9 @@ class Settings:
     feedback_dir: str = ""  # votes are stored only when this is set
     # How often a running app checks for a new index generation (seconds; 0: never).
     reload_seconds: float = 30.0
+    # How long one request to a Chroma server may take before the server counts as down
+    # (seconds): a server that hangs gets the same clear message as one that is stopped.
+    chroma_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

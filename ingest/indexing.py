@@ -71,13 +71,18 @@ class IngestSummary:
 def open_client(settings: Settings):
     """One Chroma client: the local folder, or a server when settings.chroma_url is set."""
     import chromadb
+    import httpx
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
-        try:  # the client says hello to the server at once: a dead URL fails here
-            return chromadb.HttpClient(
+        try:
+            # chromadb's client waits for ever on a server that accepts and never answers:
+            # say hello first with a time limit, then give its requests the same limit.
+            base = settings.chroma_url.rstrip("/")
+            httpx.get(f"{base}/api/v2/heartbeat", timeout=settings.chroma_timeout)
+            client = chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1",
                 port=url.port or 8000,
                 ssl=url.scheme == "https",
@@ -89,6 +94,12 @@ def open_client(settings: Settings):
                 f"run --path DIR --port {url.port or 8000}), or unset MEDFAQ_CHROMA_URL to use "
                 "the local index folder."
             ) from exc
+        # chromadb has no setting for it; tests/ingest/test_chroma_server.py checks that this
+        # still reaches the client's HTTP session.
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if session is not None:
+            session.timeout = httpx.Timeout(settings.chroma_timeout)
+        return client
     settings.index_path.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)

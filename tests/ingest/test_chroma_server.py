@@ -1,16 +1,19 @@
 """The same index, generations and alias, on a Chroma server (`chroma run`) on loopback."""
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ingest.chunking import SCHEMA_VERSION
-from ingest.indexing import ChromaIndex, ingest_corpus
+from ingest.indexing import ChromaIndex, IndexUnreachable, ingest_corpus, open_client
 from tests.conftest import FakeEmbedder
 
 
@@ -70,3 +73,54 @@ def test_ingest_against_a_server_is_incremental_and_switches_generations(
     }
     sources = {m["source"] for m in index.active("fake-embedder").get(["metadatas"])["metadatas"]}
     assert sources == {"sleep.md"}
+
+
+@pytest.fixture
+def silent_server():
+    """A server on loopback that accepts connections and never answers (a hung Chroma)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_a_server_that_never_answers_fails_start_up_within_the_timeout(
+    silent_server, make_settings, small_corpus
+):
+    settings = make_settings(small_corpus, chroma_url=silent_server, chroma_timeout=0.5)
+    raised = []
+
+    def start():
+        try:
+            open_client(settings)
+        except IndexUnreachable as exc:
+            raised.append(str(exc))
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(timeout=15)  # without the limit, the client would wait for ever
+    assert not thread.is_alive(), "open_client still waiting on a server that never answers"
+    assert raised and raised[0].startswith("Cannot reach the Chroma server")
+
+
+def test_requests_to_a_server_carry_the_timeout(chroma_url, make_settings, small_corpus):
+    settings = make_settings(small_corpus, chroma_url=chroma_url, chroma_timeout=3.5)
+    client = open_client(settings)
+    assert client._server._session.timeout == httpx.Timeout(3.5)
+    assert client.heartbeat() > 0
