@@ -295,6 +295,8 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
         "i attempted to end it earlier today but i threw up the pills",
         "doing it saturday, i already wrote the letters",
         "my affairs are in order now",
+        "pretty sure my bf overdosed like twenty minutes ago, hes really sleepy",
+        "i od'd this morning and now my ears are ringing",
     ],
 )
 def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
@@ -308,6 +310,7 @@ def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(te
         "my plan for tonight is pizza and a movie",
         "should i take my pills tonight or in the morning",
         "we bought a new couch today",
+        "my cousin overdosed years ago and i still think about it",
     ],
 )
 def test_ordinary_plans_and_times_tell_no_danger(text):

@@ -195,6 +195,41 @@ def test_third_party_worry_is_crisis_with_its_own_rule():
 @pytest.mark.parametrize(
     "text",
     [
+        "think my little brother has been self harming, found plasters everywhere",
+        "my gf keeps texting me about suicide and idk what to say",
+        "my roomie seems kinda suicidal since the breakup",
+        "her stepdad attempted suicide in june, how do i support her",
+        "my grandad tried to od on his heart tablets",
+    ],
+)
+def test_plain_words_about_someone_else_are_a_strong_rule(text):
+    """Self-harm, suicidal thoughts or an attempt told about someone else in everyday words
+    count without the classifier's support (a bare keyword would need it)."""
+    verdict = detect_crisis(text)
+    assert verdict is not None and not verdict.weak
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my friend is doing a project on self harm awareness",
+        "my teacher keeps talking about suicide prevention in class",
+        "he wrote his thesis on suicide rates",
+    ],
+)
+def test_school_and_research_talk_about_someone_else_is_at_most_a_keyword(text):
+    verdict = detect_crisis(text)
+    assert verdict is None or verdict.weak
+
+
+def test_asking_how_painful_a_death_by_some_means_is_seeks_a_method():
+    verdict = detect_crisis("would it be less painful to die from pills or hanging")
+    assert verdict is not None and (verdict.rule, verdict.tier) == ("crisis.method", "urgent")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "k1ll mys3lf",
         "KiLl MySeLf",
         "kіll myself",  # Cyrillic і
