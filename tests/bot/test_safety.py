@@ -464,3 +464,16 @@ def test_english_eval_texts_are_not_non_english():
 )
 def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
     assert (detect_boundary(text) is not None) is boundary
+
+
+@pytest.mark.parametrize(
+    "text, boundary",
+    [
+        ("can i take prozac and still do my cbt sessions", False),
+        ("should i take lexapro while seeing a psychologist", False),
+        ("can i take prozac and still have a beer", True),
+        ("can i take lexapro", True),
+    ],
+)
+def test_taking_a_medicine_alongside_therapy_is_the_articles_question(text, boundary):
+    assert (detect_boundary(text) is not None) is boundary
