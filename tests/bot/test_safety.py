@@ -477,3 +477,17 @@ def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
 )
 def test_taking_a_medicine_alongside_therapy_is_the_articles_question(text, boundary):
     assert (detect_boundary(text) is not None) is boundary
+
+
+@pytest.mark.parametrize(
+    "text, purging",
+    [
+        ("i keep throwing up after i eat so i dont gain", True),
+        ("been throwing up after dinner on purpose", True),
+        ("my dog keeps throwing up after he eats grass", False),
+        ("the baby threw up after she had her bottle", False),
+    ],
+)
+def test_throwing_up_is_purging_only_when_it_is_the_writers_own(text, purging):
+    verdict = detect_boundary(text)
+    assert (verdict is not None and verdict.rule == "boundary.diet_purging") is purging

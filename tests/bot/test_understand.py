@@ -28,6 +28,8 @@ from bot.understand import (
 
 ANSWER_TYPE_CASES = [
     # duration: how long / how soon / when will it work / kick in / how many weeks
+    ("started sertraline and cbt, when will i notice any change", "duration"),
+    ("when do people usually get some relief", "duration"),
     ("how long until i see results from medication and therapy", "duration"),
     ("hw long does zoloft take to kick in", "duration"),
     ("how lon does therapy take", "duration"),
@@ -441,6 +443,8 @@ def test_expand_lay_terms_appends_canonical_words():
         ("when does adderall start working", {"stimulant", "ADHD", "medication", "weeks"}),
         ("im so anxious", {"anxiety"}),
         ("xanax and klonopin", {"benzodiazepine", "anxiety", "medication"}),
+        ("this med leaves me so queasy", {"nausea", "side", "effects"}),
+        ("i feel groggy every morning", {"fatigue", "side", "effects"}),
     ],
 )
 def test_expand_lay_terms(text, words):
