@@ -473,9 +473,11 @@ def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
         ("should i take lexapro while seeing a psychologist", False),
         ("can i take prozac and still have a beer", True),
         ("can i take lexapro", True),
+        ("my psychiatrist brought up seroquel, does it help with therapy", False),
+        ("is it ok to up my prozac", True),
     ],
 )
-def test_taking_a_medicine_alongside_therapy_is_the_articles_question(text, boundary):
+def test_medicines_named_in_passing_are_the_articles_question(text, boundary):
     assert (detect_boundary(text) is not None) is boundary
 
 
