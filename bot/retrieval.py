@@ -16,9 +16,9 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
-from rank_bm25 import BM25Okapi
 
 from bot.background import embed_background, unanswered
+from bot.keywords import KeywordIndex
 from bot.types import BankQuestion, Chunk, Hit, Span
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the top ranks
@@ -131,7 +131,7 @@ class Retriever:
         )
         self.collection = collection
         self.embedder = embedder
-        self._bm25 = BM25Okapi([tokenize(f"{c.section} {c.text}") for c in chunks])
+        self._keywords = KeywordIndex.build([tokenize(f"{c.section} {c.text}") for c in chunks])
         self._vocabulary = {t for c in chunks for t in tokenize(f"{c.section} {c.text}")}
         self._faqs = [c for c in chunks if c.kind == "faq" and c.question]
         self._faq_vectors = (
@@ -260,9 +260,7 @@ class Retriever:
     def _keyword(self, tokens: list[str], n: int) -> list[str]:
         if not tokens:
             return []
-        scores = self._bm25.get_scores(tokens)
-        best = np.argsort(-scores)[:n]
-        return [self.chunks[i].id for i in best if scores[i] > 0]
+        return [self.chunks[i].id for i in self._keywords.top(tokens, n)]
 
     def _sentences(
         self,
