@@ -117,6 +117,33 @@ def test_assess_risk_adds_poison_help_only_to_an_urgent_ingestion():
     assert not assess_risk("im thinking about ending my life", vectors, model, T).overdose
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took whatever was left in the first aid box, about an hour back",
+        "my nan is asleep and wont wake, theres empty blister packs on her bed",
+        "the bottles empty now. sorry",
+        "he drank something out of the garage and is coughing",
+        "necked my sleeping tablets with a bottle of wine",
+        "used way more than usual on purpose",
+    ],
+)
+def test_an_overdose_told_in_everyday_words_is_read_as_something_taken(text):
+    assert safety.mentions_ingestion(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i had a glass of wine with my mum on sunday",
+        "my gp sorted everything with the prescription",
+        "took my daughter to her first therapy session",
+    ],
+)
+def test_everyday_talk_is_not_read_as_something_taken(text):
+    assert not safety.mentions_ingestion(text)
+
+
 def test_the_shipped_model_fits_the_bundled_embedding_and_is_small():
     model = load_risk_model()
     assert model.weights.shape == (len(HEADS), 384)
