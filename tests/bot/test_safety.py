@@ -493,3 +493,22 @@ def test_medicines_named_in_passing_are_the_articles_question(text, boundary):
 def test_throwing_up_is_purging_only_when_it_is_the_writers_own(text, purging):
     verdict = detect_boundary(text)
     assert (verdict is not None and verdict.rule == "boundary.diet_purging") is purging
+
+
+@pytest.mark.parametrize(
+    "text, boundary",
+    [
+        ("been on zoloft 100mg for a year, does therapy still add anything", False),
+        ("is 300mg of wellbutrin a lot", True),
+        ("should i go from 20 to 40 mg", True),
+        ("what about 25 mg instead", True),
+        ("my doc wants me to double up on therapy sessions", False),
+        ("i doubled my seroquel last night", True),
+        ("should i take adderall or vyvanse", True),
+        ("medication or therapy, which works faster", False),
+    ],
+)
+def test_a_dose_or_a_choice_of_medicine_is_the_prescribers_but_not_a_dose_in_passing(
+    text, boundary
+):
+    assert (detect_boundary(text) is not None) is boundary
