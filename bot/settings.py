@@ -52,11 +52,11 @@ class Settings:
     # `python -m evals.calibrate_corpus` keeps for another corpus (evals/CALIBRATION.md).
     abstain_bank_rate: float = 0.1041
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
-    risk_concern_threshold: float = 0.78
-    risk_urgent_threshold: float = 0.65
-    risk_keyword_threshold: float = 0.78
+    risk_concern_threshold: float = 0.76
+    risk_urgent_threshold: float = 0.7
+    risk_keyword_threshold: float = 0.74
     risk_neighbour_threshold: float = 0.55
-    risk_neighbour_margin: float = 0.225
+    risk_neighbour_margin: float = 0.15
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
     # How often a running app checks for a new index generation (seconds; 0: never).
