@@ -324,6 +324,10 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
         "my affairs are in order now",
         "pretty sure my bf overdosed like twenty minutes ago, hes really sleepy",
         "i od'd this morning and now my ears are ringing",
+        "swallowed my lithium on purpose, all of it",
+        "well i did it, the entire pack. feeling floaty",
+        "took enough to not wake up",
+        "popped like 15 at once just now",
     ],
 )
 def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
@@ -338,6 +342,7 @@ def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(te
         "should i take my pills tonight or in the morning",
         "we bought a new couch today",
         "my cousin overdosed years ago and i still think about it",
+        "i take two at once in the morning like my doctor said",
     ],
 )
 def test_ordinary_plans_and_times_tell_no_danger(text):

@@ -512,3 +512,21 @@ def test_a_dose_or_a_choice_of_medicine_is_the_prescribers_but_not_a_dose_in_pas
     text, boundary
 ):
     assert (detect_boundary(text) is not None) is boundary
+
+
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("gonna overdose on my sleeping tablets", "crisis.plan"),
+        ("could someone actually od on lamictal", "crisis.overdose_question"),
+        ("can u overdose on wellbutrin", "crisis.overdose_question"),
+    ],
+)
+def test_wanting_to_overdose_or_asking_if_one_can_is_a_strong_rule(text, rule):
+    verdict = detect_crisis(text)
+    assert verdict is not None and (verdict.rule, verdict.weak) == (rule, False)
+
+
+def test_overdosing_on_something_harmless_is_at_most_a_keyword():
+    verdict = detect_crisis("im gonna overdose on chocolate this weekend lol")
+    assert verdict is None or verdict.weak
