@@ -24,6 +24,7 @@ from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.background import read_background
 from bot.decorate import combine, risk_answer
+from bot.lexicon import expand_lay_terms, in_article_words, lay_term_words, lexicon_words
 from bot.retrieval import Evidence, Retriever, load_retriever
 from bot.risk import (
     Risk,
@@ -37,16 +38,7 @@ from bot.risk import (
 from bot.settings import Settings
 from bot.spelling import Speller
 from bot.types import Answer, Chunk, Citation, Hit
-from bot.understand import (
-    Understood,
-    asks_something,
-    expand_lay_terms,
-    in_article_words,
-    is_follow_up,
-    lay_term_words,
-    lexicon_words,
-    understand,
-)
+from bot.understand import Understood, asks_something, is_follow_up, understand
 
 log = logging.getLogger("medfaq")
 

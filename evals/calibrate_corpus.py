@@ -31,9 +31,9 @@ from pathlib import Path
 
 from bot import safety
 from bot.answer import Thresholds
+from bot.lexicon import expand_lay_terms, in_article_words, lay_term_words
 from bot.retrieval import HeldOut
 from bot.settings import Settings
-from bot.understand import expand_lay_terms, in_article_words, lay_term_words
 from evals.calibrate import Sample, abstains, highest_threshold, write_settings
 
 

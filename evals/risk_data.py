@@ -124,7 +124,7 @@ _MONTHS = ("march", "the summer", "last fall", "christmas", "may")
 
 def treatment_statements(n: int = 600) -> list[Example]:
     """`n` benign statements about treatment (tier none), the same on every run."""
-    from bot.understand import load_lexicon
+    from bot.lexicon import load_lexicon
 
     classes = load_lexicon().classes
     words = {

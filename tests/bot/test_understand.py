@@ -7,17 +7,14 @@ import re
 import pytest
 import yaml
 
+from bot.lexicon import ANSWER_TYPES, LEXICON_PATH, expand_lay_terms, load_lexicon
 from bot.understand import (
-    ANSWER_TYPES,
-    LEXICON_PATH,
     Understood,
     answer_type,
     carries_answer,
-    expand_lay_terms,
     extract_questions,
     is_follow_up,
     is_long,
-    load_lexicon,
     rewrite_follow_up,
     stands_alone,
     understand,
