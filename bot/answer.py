@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.lexicon import specifics, subjects_agree
 from bot.retrieval import BankHit, Evidence, SentenceHit
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit, Span
@@ -124,24 +125,37 @@ def bank_faq(bank: tuple[BankHit, ...], t: Thresholds, kind: str = "other") -> H
 
 
 def routed_faq(
-    evidence: Evidence, t: Thresholds, kind: str = "other", exclude: frozenset[str] = frozenset()
+    evidence: Evidence,
+    t: Thresholds,
+    kind: str = "other",
+    exclude: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
 ) -> Hit | None:
     """The FAQ to answer with, if any: the one whose own question the question matches, else
     the one a bank question matches; never one in `exclude` (the FAQs on stopping, which
-    answer only the stopping questions the safety layer routes itself)."""
+    answer only the stopping questions the safety layer routes itself), nor one that does not
+    name the conditions or people the question asks about (`asked`, from
+    bot.lexicon.specifics): the subject must agree, not just the topic."""
     faq = matched_faq(evidence.faqs, t, kind) or bank_faq(evidence.bank, t, kind)
-    return None if faq is None or faq.chunk.id in exclude else faq
+    if faq is None or faq.chunk.id in exclude:
+        return None
+    return faq if subjects_agree(asked, specifics(faq.chunk.text)) else None
 
 
 def compose_answer(
-    evidence: Evidence, t: Thresholds, kind: str = "other", exclude: frozenset[str] = frozenset()
+    evidence: Evidence,
+    t: Thresholds,
+    kind: str = "other",
+    exclude: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
 ) -> Answer:
     """FAQ answer when the question asks an FAQ; else the best sentences; else abstain.
-    `kind` is the kind of answer the question asks for (bot.understand.answer_type)."""
-    faq = routed_faq(evidence, t, kind, exclude)
+    `kind` is the kind of answer the question asks for (bot.understand.answer_type); `asked`
+    the conditions and people it names (bot.lexicon.specifics)."""
+    faq = routed_faq(evidence, t, kind, exclude, asked)
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)
-    sentences = quotable(evidence, t)
+    sentences = quotable(evidence, t, asked)
     if relevance(evidence, t) < t.abstain or asked_elsewhere(evidence, t) or not sentences:
         return abstain(evidence.faqs, articles=evidence.articles)
     chosen = select_sentences(sentences, evidence.hits, t, kind)
@@ -151,11 +165,14 @@ def compose_answer(
     return answer
 
 
-def quotable(evidence: Evidence, t: Thresholds) -> tuple[SentenceHit, ...]:
+def quotable(
+    evidence: Evidence, t: Thresholds, asked: frozenset[str] = frozenset()
+) -> tuple[SentenceHit, ...]:
     """The candidate sentences, without those of an FAQ answer that opens with a yes unless the
-    question is close to that FAQ (its own question or one of its bank questions): quoted for
-    a question it does not answer ("Is ketamine therapy effective?"), the FAQ's "Yes, ..."
-    would say yes to that question."""
+    question is close to that FAQ (its own question or one of its bank questions) and names
+    no condition or people the FAQ does not: quoted for a question it does not answer ("Is
+    ketamine therapy effective?", "do both work for insomnia?"), the FAQ's "Yes, ..." would
+    say yes to that question."""
     closeness: dict[str, float] = {}
     for chunk, score in [(h.chunk, h.score) for h in evidence.faqs] + [
         (b.chunk, b.score) for b in evidence.bank
@@ -164,7 +181,11 @@ def quotable(evidence: Evidence, t: Thresholds) -> tuple[SentenceHit, ...]:
     return tuple(
         s
         for s in evidence.sentences
-        if not (affirms(s.chunk) and closeness.get(s.chunk.id, -1.0) < t.affirm)
+        if not affirms(s.chunk)
+        or (
+            closeness.get(s.chunk.id, -1.0) >= t.affirm
+            and subjects_agree(asked, specifics(s.chunk.text))
+        )
     )
 
 

@@ -24,7 +24,13 @@ from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.background import read_background
 from bot.decorate import combine, risk_answer
-from bot.lexicon import expand_lay_terms, in_article_words, lay_term_words, lexicon_words
+from bot.lexicon import (
+    expand_lay_terms,
+    in_article_words,
+    lay_term_words,
+    lexicon_words,
+    specifics,
+)
 from bot.retrieval import Evidence, Retriever, load_retriever
 from bot.risk import (
     Risk,
@@ -246,8 +252,9 @@ class Bot:
         boundary, evidence, vector = self.route(understood, asked, history)
         if boundary is not None:
             return self._boundary(boundary, understood.query, vector)
+        asked = specifics(self.speller.correct(understood.query))
         answer = compose_answer(
-            evidence, self.thresholds, understood.answer_type, self._stopping_ids
+            evidence, self.thresholds, understood.answer_type, self._stopping_ids, asked
         )
         return verify_citations(answer, self.sources)
 

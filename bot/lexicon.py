@@ -177,3 +177,32 @@ def expand_lay_terms(text: str) -> str:
                 have |= stems
                 added.append(word)
     return " ".join([text, *added])
+
+
+SPECIFIC_CLASSES = ("conditions", "populations")
+
+
+def specifics(text: str) -> frozenset[str]:
+    """The specific subjects a text names: conditions and groups of people, in the lexicon's
+    canonical words ("im so anxious" and "anxiety" both name "anxiety").
+
+    >>> sorted(specifics("can teens with ptsd or anxious kids do both"))
+    ['anxiety', 'kid', 'ptsd', 'teen']
+    """
+    lex = load_lexicon()
+    found = lex.find(re.sub(r"['’`]", "", text))
+    return frozenset(lex.meaning(t.key) for t in found if t.cls in SPECIFIC_CLASSES)
+
+
+def subjects_agree(asked: frozenset[str], offered: frozenset[str]) -> bool:
+    """True when every specific subject asked about is one the offered text names ("bipolar"
+    agrees with "bipolar disorder"): an answer about depression and anxiety says nothing of
+    insomnia, however close the rest of the question is.
+
+    >>> subjects_agree(frozenset({"bipolar"}), frozenset({"bipolar disorder", "ocd"}))
+    True
+    >>> subjects_agree(frozenset({"insomnia"}), frozenset({"depression", "anxiety"}))
+    False
+    """
+    words = [set(o.split()) for o in offered]
+    return all(any(set(a.split()) <= w or w <= set(a.split()) for w in words) for a in asked)

@@ -217,6 +217,27 @@ def test_no_affirming_faq_ever_says_yes_to_taking_medicines_together(bot):
             assert not any(AFFIRMATION.match(c.quote) for c in answer.citations), asked
 
 
+def test_no_affirming_faq_says_yes_about_a_condition_or_people_it_does_not_name(bot):
+    """An FAQ's "Yes, ..." answers its own question; asked about teenagers, pregnancy or a
+    condition the FAQ never names, the same words would say yes to something it does not
+    say."""
+    from bot.answer import AFFIRMATION, affirms
+
+    affirming = [c for c in bot.retriever.faq_chunks if affirms(c)]
+    assert affirming
+    for chunk in affirming:
+        question = chunk.question.rstrip("?").lower()
+        for asked in (
+            f"{question} for teenagers?",
+            f"{question} for my 70 year old dad, hes a senior now",
+            f"{question} when the problem is insomnia?",
+        ):
+            answer = bot.ask(asked)
+            assert not any(AFFIRMATION.match(c.quote) for c in answer.citations), asked
+        # the FAQ's own question, with a condition it names, still gets its answer
+        assert bot.ask(chunk.question).mode == "faq"
+
+
 def test_the_question_inside_a_long_personal_post_is_answered(bot):
     post = (
         "ok so some background, i started seeing a counselor in march because work got really "

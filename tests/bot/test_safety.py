@@ -506,6 +506,8 @@ def test_throwing_up_is_purging_only_when_it_is_the_writers_own(text, purging):
         ("i doubled my seroquel last night", True),
         ("should i take adderall or vyvanse", True),
         ("medication or therapy, which works faster", False),
+        ("is it ok to stay on my lexapro now that im pregnant", True),
+        ("can i do therapy while pregnant", False),
     ],
 )
 def test_a_dose_or_a_choice_of_medicine_is_the_prescribers_but_not_a_dose_in_passing(
