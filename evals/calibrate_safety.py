@@ -192,8 +192,8 @@ def write_settings(t: RiskThresholds) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    # 4%, not the 3% target: at 3% recall falls by 6 points (evals/SAFETY.md).
-    parser.add_argument("--max-fp", type=float, default=0.04,
+    # The target: 3% of the look-alikes (evals/SAFETY.md).
+    parser.add_argument("--max-fp", type=float, default=0.03,
                         help="look-alikes given the crisis reply alone, at most")  # fmt: skip
     parser.add_argument("--max-article", type=float, default=0.005,
                         help="article questions given any risk reply, at most")  # fmt: skip
