@@ -11,6 +11,7 @@ from bot.lexicon import ANSWER_TYPES, LEXICON_PATH, expand_lay_terms, load_lexic
 from bot.understand import (
     Understood,
     answer_type,
+    asks_something,
     carries_answer,
     extract_questions,
     is_follow_up,
@@ -635,3 +636,18 @@ def test_a_question_in_full_after_an_opener_stands_alone(question):
 def test_a_question_leaning_on_the_earlier_one_does_not_stand_alone(question):
     assert not stands_alone(question)
     assert understand(question, ["is therapy or medication better for anxiety"]).follow_up
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("been on two ssris and nothing changed, what now", True),
+        ("therapist moved away. so what should i do next", True),
+        ("does cbt help w panic", True),
+        ("wondering if meds would help", True),
+        ("started zoloft today", False),
+        ("i know what now means", False),
+    ],
+)
+def test_asks_something_reads_a_question_without_its_question_mark(message, asks):
+    assert asks_something(message) is asks
