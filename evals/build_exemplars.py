@@ -1,12 +1,17 @@
 """Embed the project's own risk messages: `python -m evals.build_exemplars`.
 
-Writes bot/data/risk_exemplars.npz: every message of evals/training/*.yaml (risk messages
+Writes bot/data/risk_exemplars.npz: the messages of evals/training/*.yaml (risk messages
 and look-alikes, written for this project; none of the public data sets) embedded with the
 embedding model of the settings (MEDFAQ_EMBEDDING_MODEL), as float16 unit vectors, with
 whether each is a risk message. The classifier (bot/risk.py) flags a message that is close
 to one of them and clearly closer to it than to any look-alike; how close is calibrated by
 `python -m evals.calibrate_safety`. Re-run after editing evals/training/ or changing the
 model, then calibrate again.
+
+A long risk message (a post about medication with one risky sentence in it) is left out:
+its embedding is the post's topic, so a benign question on the same topic ("how much
+screen time is ok for a child") would sit close to it. The classifier reads such posts in
+parts; the exemplars are for short phrasings.
 """
 
 from __future__ import annotations
@@ -16,9 +21,15 @@ import sys
 
 import numpy as np
 
-from bot.risk import EXEMPLARS_PATH
+from bot.risk import EXEMPLARS_PATH, message_parts
 from bot.settings import Settings
-from evals.risk_data import EmbeddingCache, load_own_training
+from evals.risk_data import EmbeddingCache, Example, load_own_training
+
+
+def exemplar_messages(examples: list[Example]) -> list[Example]:
+    """The training messages the exemplars remember: every look-alike, and the risk
+    messages short enough to be read whole."""
+    return [e for e in examples if e.tier == "none" or not message_parts(e.text)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.embedding import Embedder
 
     settings = Settings.from_env()
-    examples = load_own_training()
+    examples = exemplar_messages(load_own_training())
     embedder = Embedder(settings.embedding_model)
     cache = EmbeddingCache(settings.embedding_model)
     vectors = cache.embed([e.text for e in examples], embedder.embed)

@@ -379,10 +379,13 @@ def test_a_message_near_a_risk_exemplar_and_far_from_the_look_alikes_is_flagged(
 def test_the_shipped_exemplars_are_the_training_messages_embedded_with_the_model(embedder):
     """Stale exemplars (training messages edited without `python -m evals.build_exemplars`)
     must fail here, not drift silently."""
+    from evals.build_exemplars import exemplar_messages
     from evals.risk_data import load_own_training
 
     exemplars = load_exemplars()
-    examples = load_own_training()
+    examples = exemplar_messages(load_own_training())
+    assert any(e.tier != "none" and len(e.text) > 280 for e in load_own_training())
+    assert not any(e.tier != "none" and len(e.text) > 600 for e in examples)
     assert exemplars is not None and exemplars.model_name == BUNDLED_MODEL
     assert len(exemplars.vectors) == len(examples)
     assert exemplars.risky.tolist() == [e.tier != "none" for e in examples]
@@ -390,3 +393,16 @@ def test_the_shipped_exemplars_are_the_training_messages_embedded_with_the_model
     fresh = embedder.embed([examples[i].text for i in picks])
     assert np.allclose(exemplars.vectors[picks], fresh, atol=2e-3)
     assert load_risk_model().exemplars is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how much screen time should a teenager get on school nights",
+        "whats a normal amount of gaming for a 14 year old",
+    ],
+)
+def test_an_everyday_parenting_question_is_not_near_a_long_risk_post(shipped, text):
+    """A long post with one worrying sentence is remembered by the classifier in parts, not
+    by the exemplars: whole, its embedding is its benign topic (here a son's screen time)."""
+    assert shipped(text) is None
