@@ -249,23 +249,31 @@ class Bot:
 
     def _answer(self, understood: Understood, asked: Understood, history: Sequence[str]) -> Answer:
         """One question: a boundary reply, or a composed answer with its quotes verified."""
+        understood = self._spelt(understood)
         boundary, evidence, vector = self.route(understood, asked, history)
         if boundary is not None:
             return self._boundary(boundary, understood.query, vector)
-        asked = specifics(self.speller.correct(understood.query))
         answer = compose_answer(
-            evidence, self.thresholds, understood.answer_type, self._stopping_ids, asked
+            evidence,
+            self.thresholds,
+            understood.answer_type,
+            self._stopping_ids,
+            specifics(understood.query),
         )
         return verify_citations(answer, self.sources)
+
+    def _spelt(self, understood: Understood) -> Understood:
+        """The question with its misspelt words spelt as the articles spell them."""
+        return dataclasses.replace(understood, query=self.speller.correct(understood.query))
 
     def route(
         self, understood: Understood, asked: Understood, history: Sequence[str] = ()
     ) -> tuple[safety.Verdict | None, Evidence | None, np.ndarray]:
         """(boundary verdict, None, vector) for a question the prescriber must answer, else
-        (None, evidence, vector). A follow-up that could not be rewritten is retrieved with the
-        earlier question blended in: its words join the keyword query and its embedding is
-        added with `context_weight`."""
-        query = self.speller.correct(understood.query)
+        (None, evidence, vector); `understood` is spelt already (`_spelt`). A follow-up that
+        could not be rewritten is retrieved with the earlier question blended in: its words
+        join the keyword query and its embedding is added with `context_weight`."""
+        query = understood.query
         context = context_turn(history) if history and asked.follow_up else None
         context = self.speller.correct(context) if context else None
         boundary = safety.detect_boundary(query)
@@ -294,7 +302,7 @@ class Bot:
         boundary verdict or None, evidence or None) of its first question."""
         cleaned = safety.clean_input(message, self.settings.max_input_chars).text
         understood = understand(cleaned, self._earlier(history))
-        first = self._questions(understood)[0]
+        first = self._spelt(self._questions(understood)[0])
         boundary, evidence, _ = self.route(first, understood, history)
         return first, boundary, evidence
 

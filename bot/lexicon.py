@@ -182,6 +182,7 @@ def expand_lay_terms(text: str) -> str:
 SPECIFIC_CLASSES = ("conditions", "populations")
 
 
+@functools.lru_cache(maxsize=4096)  # FAQ chunks are asked about again and again
 def specifics(text: str) -> frozenset[str]:
     """The specific subjects a text names: conditions and groups of people, in the lexicon's
     canonical words ("im so anxious" and "anxiety" both name "anxiety").
