@@ -240,16 +240,19 @@ class Bot:
         return [safety.clean_input(text, self.settings.max_input_chars).text, *message_parts(text)]
 
     def _questions(self, understood: Understood) -> list[Understood]:
-        """One query per question found in the message (a long message may hold two)."""
+        """One query per question found in the message (a long message may hold two), its
+        misspelt words spelt as the articles spell them: what is embedded in the message's one
+        forward pass is what is searched with."""
         if len(understood.questions) < 2 or understood.follow_up:
-            return [understood]
+            return [self._spelt(understood)]
         return [
-            dataclasses.replace(understood, query=q, questions=(q,)) for q in understood.questions
+            self._spelt(dataclasses.replace(understood, query=q, questions=(q,)))
+            for q in understood.questions
         ]
 
     def _answer(self, understood: Understood, asked: Understood, history: Sequence[str]) -> Answer:
-        """One question: a boundary reply, or a composed answer with its quotes verified."""
-        understood = self._spelt(understood)
+        """One question (spelt): a boundary reply, or a composed answer with its quotes
+        verified."""
         boundary, evidence, vector = self.route(understood, asked, history)
         if boundary is not None:
             return self._boundary(boundary, understood.query, vector)
@@ -302,7 +305,7 @@ class Bot:
         boundary verdict or None, evidence or None) of its first question."""
         cleaned = safety.clean_input(message, self.settings.max_input_chars).text
         understood = understand(cleaned, self._earlier(history))
-        first = self._spelt(self._questions(understood)[0])
+        first = self._questions(understood)[0]
         boundary, evidence, _ = self.route(first, understood, history)
         return first, boundary, evidence
 

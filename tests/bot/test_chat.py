@@ -296,6 +296,23 @@ def test_a_misspelt_question_is_answered_as_if_spelt_right(bot):
     assert bot.speller.correct("pyschiatrist") == "psychiatrist"
 
 
+def test_a_misspelt_message_is_embedded_in_one_forward_pass(bot, monkeypatch):
+    """The question is spelt before the message's one batch is embedded: the spelt question
+    searched with is in that batch, not embedded again afterwards."""
+    passes = []
+    embed = bot.retriever.embedder.embed
+    monkeypatch.setattr(
+        bot.retriever, "embed", lambda text: passes.append([text]) or embed([text])[0]
+    )
+    monkeypatch.setattr(
+        bot.retriever.embedder, "embed", lambda texts, **kw: passes.append(texts) or embed(texts)
+    )
+    bot.forget_vectors()
+    answer = bot.ask("do meds and theraphy work togther for anxeity")
+    assert answer.mode in ("faq", "passages")
+    assert len(passes) == 1, passes
+
+
 @pytest.mark.parametrize(
     "message",
     [
