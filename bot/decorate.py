@@ -4,10 +4,13 @@ the answers to the several questions of one message joined into one."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from bot import replies
 from bot.risk import Risk
 from bot.types import Answer
+
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def risk_answer(risk: Risk, answer: Answer | None = None) -> Answer:
@@ -24,18 +27,27 @@ def risk_answer(risk: Risk, answer: Answer | None = None) -> Answer:
 
 def combine(answers: list[Answer]) -> Answer:
     """One reply for the questions of one message: the answered ones in order, citations
-    renumbered; an abstention only when none was answered."""
+    renumbered; an abstention only when none was answered. A quote one answer gave already
+    is not given again: a later answer drops it, and an answer left with nothing new to
+    quote is left out (a boundary reply keeps its advice)."""
     answered = [a for a in answers if a.mode != "abstain"]
     if len(answered) <= 1:
         return answered[0] if answered else answers[0]
-    parts, citations = [], []
+    parts, citations, given = [], [], set()
     for answer in answered:
-        text = answer.text
-        shift = len(citations)
-        for c in sorted(answer.citations, key=lambda c: -c.n):  # [1] -> [3] before [3] -> [5]
-            text = text.replace(f"[{c.n}]", f"[{c.n + shift}]")
-        citations += [dataclasses.replace(c, n=c.n + shift) for c in answer.citations]
-        parts.append(text)
+        text, numbers = answer.text, {}
+        for c in answer.citations:
+            span = (c.source, c.start, c.end)
+            if span in given and f"{c.quote} [{c.n}]" in text:
+                text = text.replace(f"{c.quote} [{c.n}]", "")
+                continue
+            given.add(span)
+            numbers[c.n] = len(citations) + 1
+            citations.append(dataclasses.replace(c, n=numbers[c.n]))
+        if not numbers and answer.mode in ("faq", "passages"):
+            continue
+        text = _MARKER.sub(lambda m, new=numbers: f"[{new.get(int(m[1]), m[1])}]", text)
+        parts.append(re.sub(r" *\n *", "\n", re.sub(r" {2,}", " ", text)).strip())
     first = answered[0]
     return dataclasses.replace(
         first,
