@@ -222,6 +222,20 @@ def test_school_and_research_talk_about_someone_else_is_at_most_a_keyword(text):
     assert verdict is None or verdict.weak
 
 
+@pytest.mark.parametrize(
+    ("text", "abuse"),
+    [
+        ("he really hurt me last night", True),
+        ("my stepdad hits me when he drinks", True),
+        ("how do i tell my therapist something she said really hurt me", False),
+        ("what my mum told me hurt me more than i thought", False),
+    ],
+)
+def test_being_hurt_is_abuse_but_hurtful_words_are_not(text, abuse):
+    verdict = detect_crisis(text)
+    assert (verdict is not None and verdict.kind == "abuse") is abuse
+
+
 def test_asking_how_painful_a_death_by_some_means_is_seeks_a_method():
     verdict = detect_crisis("would it be less painful to die from pills or hanging")
     assert verdict is not None and (verdict.rule, verdict.tier) == ("crisis.method", "urgent")
