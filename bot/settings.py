@@ -50,7 +50,7 @@ class Settings:
     background_file: str = str(PROJECT_ROOT / "bot" / "data" / "background.yaml")  # "": none
     # The share of held-out bank questions the calibrated threshold abstains on, which
     # `python -m evals.calibrate_corpus` keeps for another corpus (evals/CALIBRATION.md).
-    abstain_bank_rate: float = 0.1041
+    abstain_bank_rate: float = 0.107
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.76
     risk_urgent_threshold: float = 0.7
