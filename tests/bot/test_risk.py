@@ -328,6 +328,12 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
         "well i did it, the entire pack. feeling floaty",
         "took enough to not wake up",
         "popped like 15 at once just now",
+        "taking the tablets one by one while i write this",
+        "i drank some of the weed killer from the garage",
+        "my nan is stood on the edge of the multistorey and wont come down",
+        "hes outside my door again and my mum isnt home",
+        "my stepdad is hitting my mum in the kitchen right now",
+        "the knot is tied and the stool is ready",
     ],
 )
 def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
@@ -343,6 +349,10 @@ def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(te
         "we bought a new couch today",
         "my cousin overdosed years ago and i still think about it",
         "i take two at once in the morning like my doctor said",
+        "my cat keeps sitting on the balcony railing, how do i stop her",
+        "my friends say theyre here for me whenever i need them",
+        "shes coming back from uni for christmas",
+        "someone put something in my drink at a party last year",
     ],
 )
 def test_ordinary_plans_and_times_tell_no_danger(text):
