@@ -236,6 +236,21 @@ def test_being_hurt_is_abuse_but_hurtful_words_are_not(text, abuse):
     assert (verdict is not None and verdict.kind == "abuse") is abuse
 
 
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        ("im taking them one by one as i type this", True),
+        ("swallowing the rest of my tablets one after another", True),
+        ("i keep taking my pills one by one because i cant swallow them together", False),
+        ("is it ok to swallow my tablets one by one", False),
+        ("taking my meds as we speak lol, morning routine", False),
+    ],
+)
+def test_pills_swallowed_as_they_write_are_an_attempt_now(text, urgent):
+    verdict = detect_crisis(text)
+    assert (verdict is not None and verdict.tier == "urgent") is urgent
+
+
 def test_asking_how_painful_a_death_by_some_means_is_seeks_a_method():
     verdict = detect_crisis("would it be less painful to die from pills or hanging")
     assert verdict is not None and (verdict.rule, verdict.tier) == ("crisis.method", "urgent")
