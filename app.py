@@ -36,8 +36,8 @@ except (IndexNotReady, SettingsError) as exc:  # no index, an unreachable server
     if __name__ != "__main__":
         raise
     sys.exit(f"error: {exc}")  # one line, no traceback
-# Every chunk carries its article's title and date.
-ARTICLES = sorted({(c.title, c.date) for c in BOT.retriever.chunks}, key=lambda a: a[1] or "")
+# (title, date) of each article, oldest first.
+ARTICLES = list(dict.fromkeys((a.title, a.date) for a in BOT.retriever.articles))
 FAQS = [c.question for c in BOT.retriever.faq_chunks]
 CSS = (Path(__file__).parent / "assets" / "app.css").read_text(encoding="utf-8")
 # Gradio's bundled semibold face lacks glyphs; map bold text to the full bold face instead.
@@ -160,7 +160,10 @@ def suggestion_options(answer: Answer) -> list[dict]:
     if len({c.source for c in faqs}) < 2:
         return [{"value": q} for q in answer.suggestions]
     named = {c.question: article(c) for c in faqs}
-    return [{"value": q, "label": f"{q} ({named[q]})"} for q in answer.suggestions]
+    return [
+        {"value": q, "label": f"{q} ({named[q]})"} if q in named else {"value": q}
+        for q in answer.suggestions
+    ]
 
 
 def selected_text(selected: gr.SelectData) -> str:

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.evidence import BankHit, Evidence, SentenceHit
 from bot.lexicon import specifics, subjects_agree
-from bot.retrieval import BankHit, Evidence, SentenceHit
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit, Span
 from bot.understand import answer_type, carries_answer

@@ -11,11 +11,12 @@ embedder, risk model) and passes them in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ from bot import replies, safety
 from bot.answer import Thresholds, compose_answer, faq_answer, matched_faq, verify_citations
 from bot.background import read_background
 from bot.decorate import combine, risk_answer
+from bot.evidence import Evidence
+from bot.index_search import IndexRetriever, load_index_retriever
 from bot.lexicon import (
     expand_lay_terms,
     in_article_words,
@@ -31,7 +34,7 @@ from bot.lexicon import (
     lexicon_words,
     specifics,
 )
-from bot.retrieval import Evidence, Retriever, load_retriever
+from bot.retrieval import Retriever, load_retriever
 from bot.risk import (
     Risk,
     RiskModel,
@@ -42,7 +45,7 @@ from bot.risk import (
     strongest,
 )
 from bot.settings import Settings
-from bot.spelling import Speller
+from bot.spelling import Speller, words_in
 from bot.types import Answer, Chunk, Citation, Hit
 from bot.understand import Understood, asks_something, is_follow_up, understand
 
@@ -50,6 +53,8 @@ log = logging.getLogger("medfaq")
 
 # How many earlier messages are checked for risk, which keeps the resources on.
 _FLAG_LOOKBACK = 20
+# FAQs looked through for one on stopping medication; all of them in memory.
+STOPPING_POOL = 50
 _VECTOR_CACHE = 4096
 
 
@@ -76,15 +81,28 @@ def stopping_in_context(question: str, context: str | None) -> safety.Verdict | 
     return verdict if verdict and verdict.kind == "stopping" else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _stopping_question(question: str) -> bool:
+    verdict = safety.detect_boundary(question)
+    return verdict is not None and verdict.kind == "stopping"
+
+
+def is_stopping_faq(chunk: Chunk) -> bool:
+    """Whether an FAQ, in any article, answers whether one may stop medication: the safety
+    layer reads its own question as a stopping question."""
+    return chunk.kind == "faq" and _stopping_question(chunk.question or "")
+
+
 def stopping_faqs(faqs: Sequence[Chunk]) -> list[Chunk]:
-    """The FAQs, in any article, that answer whether one may stop medication: those whose own
-    question the safety layer reads as a stopping question."""
-    found = []
-    for chunk in faqs:
-        verdict = safety.detect_boundary(chunk.question or "")
-        if verdict is not None and verdict.kind == "stopping":
-            found.append(chunk)
-    return found
+    """The FAQs among `faqs` that answer whether one may stop medication."""
+    return [c for c in faqs if is_stopping_faq(c)]
+
+
+def stopping_ids(evidence: Evidence) -> frozenset[str]:
+    """The stopping FAQs an answer could be routed to from `evidence` (its FAQs and the FAQs
+    of its bank questions): they answer only the stopping questions the safety layer routes."""
+    chunks = [h.chunk for h in evidence.faqs] + [b.chunk for b in evidence.bank]
+    return frozenset(c.id for c in chunks if is_stopping_faq(c))
 
 
 @dataclass(eq=False)  # a service object: compared and hashed by identity
@@ -92,8 +110,8 @@ class Bot:
     """Built once (index, embedder, settings), then asked any number of questions, from any
     number of threads: it keeps no per-conversation state; history is passed in."""
 
-    retriever: Retriever
-    sources: dict[str, str]  # source -> its text, to verify every quote before it is shown
+    retriever: Retriever | IndexRetriever
+    sources: Mapping[str, str]  # source -> its text, to verify every quote before it is shown
     settings: Settings
     risk_model: RiskModel | None = None  # None: the phrase rules alone decide
 
@@ -107,14 +125,9 @@ class Bot:
             s.risk_neighbour_threshold,
             s.risk_neighbour_margin,
         )
-        self._stopping = stopping_faqs(self.retriever.faq_chunks)
-        self._stopping_ids = frozenset(c.id for c in self._stopping)
         # The articles' words and the lexicon's; not the question banks', which are typed as
         # people type ("theraphy"), typos included.
-        chunks = self.retriever.chunks
-        self.speller = Speller.of(
-            [*(f"{c.title} {c.section} {c.text}" for c in chunks), *lexicon_words()]
-        )
+        self.speller = Speller(tuple(sorted(self.retriever.words | words_in(lexicon_words()))))
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
 
@@ -130,8 +143,8 @@ class Bot:
     ) -> Bot:
         """Open the index, first bringing it in line with the corpus (building it if missing)."""
         from ingest.embedding import Embedder
-        from ingest.indexing import ChromaIndex, ingest_corpus
-        from ingest.loading import load_corpus
+        from ingest.indexing import ChromaIndex, IndexNotReady, ingest_corpus
+        from ingest.loading import CorpusTexts, load_corpus
 
         settings = settings or Settings.from_env()
         background = read_background(settings.background_file)  # a bad file fails first
@@ -148,13 +161,21 @@ class Bot:
                 )
             for problem in problems:
                 say(f"Skipped {problem}")
-        retriever = load_retriever(
-            index.active(embedder.model_name),
-            embedder,
-            background,
-            settings.background_mask,
-        )
-        documents, _ = load_corpus(settings.corpus_dir)
+        generation = index.active(embedder.model_name)
+        if settings.searches_index:
+            if generation.terms is None:
+                raise IndexNotReady(
+                    f"The index at {index.where} has no keyword terms yet (it was built by an "
+                    "older version). Bring it up to date with: python -m ingest"
+                )
+            retriever = load_index_retriever(
+                generation, embedder, background, settings.background_mask
+            )
+            sources: Mapping[str, str] = CorpusTexts(settings.corpus_dir)
+        else:
+            retriever = load_retriever(generation, embedder, background, settings.background_mask)
+            documents, _ = load_corpus(settings.corpus_dir)
+            sources = {d.source: d.text for d in documents}
         model = bundled_model()
         if model is not None and model.model_name != settings.embedding_model:
             say(
@@ -163,7 +184,7 @@ class Bot:
                 "Retrain it with: python -m evals.train_risk"
             )
             model = None
-        bot = cls(retriever, {d.source: d.text for d in documents}, settings, model)
+        bot = cls(retriever, sources, settings, model)
         bot._embed("warm up")  # load the model, word frequencies and safety patterns now
         bot.speller.correct("warming")
         safety.detect_crisis("warm up")
@@ -260,7 +281,7 @@ class Bot:
             evidence,
             self.thresholds,
             understood.answer_type,
-            self._stopping_ids,
+            stopping_ids(evidence),
             specifics(understood.query),
         )
         return verify_citations(answer, self.sources)
@@ -323,18 +344,14 @@ class Bot:
         return Answer(lead, "boundary")
 
     def stopping_faq(self, vector: np.ndarray) -> Hit | None:
-        """The FAQ on stopping medication closest to the question, if any article has one."""
-        if not self._stopping:
-            return None
-        ranked = [h for h in self.retriever.rank_faqs(vector) if h.chunk.id in self._stopping_ids]
-        return ranked[0] if ranked else None
+        """The FAQ on stopping medication closest to the question, if any article has one
+        (among the STOPPING_POOL FAQs closest to it, when the index is searched in Chroma)."""
+        ranked = self.retriever.rank_faqs(vector, STOPPING_POOL)
+        return next((h for h in ranked if is_stopping_faq(h.chunk)), None)
 
     def passage_for(self, citation: Citation) -> Chunk | None:
         """The passage (paragraph or whole FAQ) a citation quotes from, to show it in context."""
-        for chunk in self.retriever.chunks:
-            if chunk.source == citation.source and chunk.start <= citation.start < chunk.end:
-                return chunk
-        return None
+        return self.retriever.passage_at(citation.source, citation.start)
 
     # ------------------------------------------------------------------------ conversation
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.retrieval import tokenize
+from bot.evidence import tokenize
 
 LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.yaml"
 ANSWER_TYPES = ("duration", "frequency", "who", "where", "safety", "risks", "definition", "how", "whether", "which", "why", "other")  # fmt: skip

@@ -1,115 +1,45 @@
-"""Query -> ranked evidence: dense search in Chroma, BM25, reciprocal-rank fusion, FAQ match."""
+"""Query -> ranked evidence, over an index generation held in memory: dense search in Chroma,
+BM25, reciprocal-rank fusion, FAQ and bank-question match (bot/evidence.py scores them)."""
 
 from __future__ import annotations
 
 import functools
-import math
-import re
-import threading
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import snowballstemmer
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.background import embed_background, unanswered
-from bot.keywords import KeywordIndex
-from bot.types import BankQuestion, Chunk, Hit, Span
-
-RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the top ranks
-
-STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours out over own same she should so some such than that the their theirs them
-    then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves
-    ok okay please tell know want need get got also much many really thing things well good
-    best better way ways lot like make made go going feel im ive id dont cant wont isnt
-    arent doesnt one s t m d ll re ve someone something anything anyone people person
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+from bot.evidence import (
+    NOTHING_HELD_OUT,
+    BankHit,
+    Evidence,
+    HeldOut,
+    articles_of,
+    best_per_quote,
+    candidate_ids,
+    closest_background,
+    fuse,
+    overlap_weights,
+    passage_tokens,
+    score_sentences,
+    sentence_counts,
+    sentence_id,
+    sentence_idf,
+    tokenize,
 )
-_STEMMERS = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
-
-
-@functools.lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    stemmer = getattr(_STEMMERS, "english", None)
-    if stemmer is None:
-        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
-    return stemmer.stemWord(word)
-
-
-def tokenize(text: str) -> list[str]:
-    """Stemmed, lower-cased content words, for BM25 and for measuring query coverage.
-
-    >>> tokenize("Do SSRIs and therapies really work?")
-    ['ssris', 'therapi', 'work']
-    """
-    words = [
-        w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'", "")) if w not in STOPWORDS
-    ]
-    return [stem(w) for w in words]
-
-
-@dataclass(frozen=True)
-class SentenceHit:
-    span: Span
-    chunk: Chunk
-    similarity: float  # cosine similarity to the query
-    overlap: float  # IDF-weighted share of the query's content words found in the sentence
-    bank: float = 0.0  # best similarity of a bank question whose quote holds this sentence
-
-
-@dataclass(frozen=True)
-class BankHit:
-    """A question-bank question like the query, and the quote that answers it."""
-
-    question: str
-    chunk: Chunk
-    start: int
-    end: int
-    score: float  # cosine similarity of the two questions
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Everything the answer composer needs about one query."""
-
-    hits: tuple[Hit, ...]  # fused passage ranking; score is the RRF score
-    dense: dict[str, float]  # chunk id -> cosine similarity, for the passages Chroma returned
-    faqs: tuple[Hit, ...]  # FAQ chunks by similarity of their question to the query
-    sentences: tuple[SentenceHit, ...]  # sentences of the top passages, most similar first
-    coverage: float  # share of the query's content words found anywhere in the corpus
-    bank: tuple[BankHit, ...] = ()  # the closest bank questions, best first (one per quote)
-    articles: int = 1  # how many articles were searched
-    # The closest background question that no article answers (bot/data/background.yaml),
-    # and its similarity: a question much closer to it than to anything the articles answer
-    # asks about something else.
-    background: str = ""
-    background_score: float = -1.0
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """What a calibration leaves out for one question: the bank quote it was written for
-    (chunk id, quote start) and the background question it is."""
-
-    quote: tuple[str, int] | None = None
-    background: str = ""
+from bot.keywords import KeywordIndex
+from bot.spelling import words_in
+from bot.types import BankQuestion, Chunk, Hit
 
 
 class Retriever:
-    """Hybrid retrieval over one index generation. Safe to share between threads: after
-    construction nothing is mutated."""
+    """Hybrid retrieval over one index generation, held in memory: every passage, sentence
+    vector and bank question is read once. Safe to share between threads: after
+    construction nothing is mutated. (bot/index_search.py asks Chroma instead.)"""
 
     def __init__(
         self,
@@ -123,7 +53,7 @@ class Retriever:
     ):
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
-        self.articles = len({c.source for c in chunks})
+        self.articles = articles_of(chunks)
         # Questions whose chunk is gone (never, for one generation) are dropped.
         self.bank = [q for q, _ in bank if q.chunk in self.by_id]
         self._bank_vectors = (
@@ -131,34 +61,24 @@ class Retriever:
         )
         self.collection = collection
         self.embedder = embedder
-        self._keywords = KeywordIndex.build([tokenize(f"{c.section} {c.text}") for c in chunks])
-        self._vocabulary = {t for c in chunks for t in tokenize(f"{c.section} {c.text}")}
+        self._keywords = KeywordIndex.build([passage_tokens(c) for c in chunks])
         self._faqs = [c for c in chunks if c.kind == "faq" and c.question]
         self._faq_vectors = (
-            np.stack([vectors[f"{c.id}-s0"] for c in self._faqs]) if self._faqs else None
+            np.stack([vectors[sentence_id(c.id, 0)] for c in self._faqs]) if self._faqs else None
         )
-        self._sentence_ids = {
-            c.id: [f"{c.id}-s{i}" for i in range(len(c.sentences))] for c in chunks
-        }
         self._vectors = vectors
-        self._sentence_tokens = {
-            sid: set(tokenize(span.text))
-            for c in chunks
-            for sid, span in zip(self._sentence_ids[c.id], c.sentences, strict=True)
-        }
-        counts = Counter(t for tokens in self._sentence_tokens.values() for t in tokens)
-        n = len(self._sentence_tokens)
-        self._idf = {t: math.log(1 + n / df) for t, df in counts.items()}
+        counts, n = sentence_counts(chunks)
+        self._idf = {t: sentence_idf(n, df) for t, df in counts.items()}
+        self._rarest = max(self._idf.values(), default=1.0)
         self.background, self._background_vectors = unanswered(
             background, self._answered_vectors(), background_mask
         )
-        self._background_index = {q: i for i, q in enumerate(self.background)}
 
     def _answered_vectors(self, block: int = 4096):
         """(the questions the articles answer: bank and FAQ questions, as one matrix; their
         sentences' vectors, in blocks, so that a large corpus is never copied whole)."""
         questions = [v for v in (self._bank_vectors, self._faq_vectors) if v is not None]
-        ids = [i for chunk_ids in self._sentence_ids.values() for i in chunk_ids]
+        ids = [sentence_id(c.id, i) for c in self.chunks for i in range(len(c.sentences))]
         blocks = (
             np.stack([self._vectors[i] for i in ids[n : n + block]])
             for n in range(0, len(ids), block)
@@ -169,8 +89,20 @@ class Retriever:
     def faq_chunks(self) -> list[Chunk]:
         return list(self._faqs)
 
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """The articles' words, for the speller."""
+        return frozenset(words_in(f"{c.title} {c.section} {c.text}" for c in self.chunks))
+
     def embed(self, text: str) -> np.ndarray:
         return self.embedder.embed([text])[0]
+
+    def passage_at(self, source: str, offset: int) -> Chunk | None:
+        """The passage of `source` that holds `offset`."""
+        for chunk in self.chunks:
+            if chunk.source == source and chunk.start <= offset < chunk.end:
+                return chunk
+        return None
 
     def retrieve(
         self,
@@ -179,7 +111,7 @@ class Retriever:
         k: int = 4,
         pool: int = 10,
         known: frozenset[str] = frozenset(),
-        held_out: HeldOut = HeldOut(),
+        held_out: HeldOut = NOTHING_HELD_OUT,
     ) -> Evidence:
         """Fuse dense (Chroma) and BM25 rankings; score FAQ questions, bank questions and
         candidate sentences. `known`: stemmed query words that count as covered even when
@@ -187,40 +119,23 @@ class Retriever:
         `held_out`: what to leave out, for calibrating on the banks and the background."""
         tokens = tokenize(query)
         dense = self._dense(vector, pool)
-        keyword = self._keyword(tokens, pool)
-        fused: dict[str, float] = {}
-        for ranking in (list(dense), keyword):
-            for rank, chunk_id in enumerate(ranking):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, 0.0)))
+        order, fused = fuse(dense, self._keyword(tokens, pool))
         bank = self.rank_bank(vector, skip=held_out.quote)
         faqs = self.rank_faqs(vector)
-        # Sentences come from the whole fused pool, the closest FAQs and the passages of the
-        # closest bank questions, not only the top k: the sentence that answers is often in a
-        # passage ranked a little lower as a whole.
-        candidates = dict.fromkeys(
-            [*order, *(h.chunk.id for h in faqs[:3]), *(b.chunk.id for b in bank[:3])]
-        )
-        chunks = [self.by_id[i] for i in candidates]
+        chunks = [self.by_id[i] for i in candidate_ids(order, faqs, bank)]
+        weights = overlap_weights(set(tokens), self._idf.get, self._rarest)
         return Evidence(
             hits=tuple(Hit(self.by_id[i], fused[i]) for i in order[:k]),
             dense=dense,
             faqs=faqs,
-            sentences=self._sentences(vector, set(tokens), chunks, bank),
+            sentences=score_sentences(vector, weights, chunks, self._vectors.__getitem__, bank),
             coverage=self.coverage(tokens, known),
             bank=bank,
-            articles=self.articles,
-            **self._closest_background(vector, held_out.background),
+            articles=len(self.articles),
+            **closest_background(
+                self.background, self._background_vectors, vector, held_out.background
+            ),
         )
-
-    def _closest_background(self, vector: np.ndarray, skip: str = "") -> dict:
-        if self._background_vectors is None:
-            return {}
-        sims = self._background_vectors @ vector
-        if skip in self._background_index:
-            sims[self._background_index[skip]] = -1.0
-        best = int(np.argmax(sims))
-        return {"background": self.background[best], "background_score": float(sims[best])}
 
     def rank_bank(
         self, vector: np.ndarray, n: int = 5, skip: tuple[str, int] | None = None
@@ -229,27 +144,22 @@ class Retriever:
         if self._bank_vectors is None:
             return ()
         sims = self._bank_vectors @ vector
-        hits: dict[tuple[str, int], BankHit] = {}
-        for i in np.argsort(-sims):
-            q = self.bank[i]
-            key = (q.chunk, q.start)
-            if key not in hits and key != skip:
-                hits[key] = BankHit(q.question, self.by_id[q.chunk], q.start, q.end, float(sims[i]))
-                if len(hits) == n:
-                    break
-        return tuple(hits.values())
+        ranked = ((self.bank[i], float(sims[i])) for i in np.argsort(-sims))
+        return best_per_quote(ranked, self.by_id.get, n, skip)
 
-    def rank_faqs(self, vector: np.ndarray) -> tuple[Hit, ...]:
-        """FAQs by the similarity of their own question to the query."""
+    def rank_faqs(self, vector: np.ndarray, n: int | None = None) -> tuple[Hit, ...]:
+        """FAQs by the similarity of their own question to the query (all of them, or the
+        best `n`)."""
         if self._faq_vectors is None:
             return ()
         sims = self._faq_vectors @ vector
-        return tuple(Hit(self._faqs[i], float(sims[i])) for i in np.argsort(-sims))
+        return tuple(Hit(self._faqs[i], float(sims[i])) for i in np.argsort(-sims)[:n])
 
     def coverage(self, tokens: list[str], known: frozenset[str] = frozenset()) -> float:
         """The share of the query's content words found anywhere in the corpus (or `known`)."""
         words = set(tokens)
-        return len(words & (self._vocabulary | known)) / len(words) if words else 0.0
+        found = {t for t in words if t in self._keywords.postings}
+        return len(found | (words & known)) / len(words) if words else 0.0
 
     def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         got = self.collection.query(
@@ -261,34 +171,6 @@ class Retriever:
         if not tokens:
             return []
         return [self.chunks[i].id for i in self._keywords.top(tokens, n)]
-
-    def _sentences(
-        self,
-        vector: np.ndarray,
-        query_tokens: set[str],
-        chunks: list[Chunk],
-        bank: Sequence[BankHit] = (),
-    ) -> tuple[SentenceHit, ...]:
-        # Words missing from the corpus weigh as much as its rarest word: they still count
-        # against every sentence, so a question about something else finds no full overlap.
-        rarest = max(self._idf.values(), default=1.0)
-        weights = {t: self._idf.get(t, rarest) for t in query_tokens}
-        total = sum(weights.values()) or 1.0
-        found = []
-        for chunk in chunks:
-            quotes = [b for b in bank if b.chunk.id == chunk.id]
-            for span, sid in zip(chunk.sentences, self._sentence_ids[chunk.id], strict=True):
-                if span.role == "question":
-                    continue
-                shared = query_tokens & self._sentence_tokens[sid]
-                overlap = sum(weights[t] for t in shared) / total
-                asked = max(
-                    (b.score for b in quotes if b.start < span.end and span.start < b.end),
-                    default=0.0,
-                )
-                similarity = float(self._vectors[sid] @ vector)
-                found.append(SentenceHit(span, chunk, similarity, overlap, asked))
-        return tuple(sorted(found, key=lambda s: -s.similarity))
 
 
 class HybridRetriever(BaseRetriever):

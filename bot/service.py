@@ -22,16 +22,9 @@ from bot.chat import Bot
 from bot.decorate import risk_answer
 from bot.risk import Risk
 from bot.settings import Settings
-from bot.types import Answer, Chunk, Citation
+from bot.types import Answer, Article, Chunk, Citation
 
 log = logging.getLogger("medfaq")  # never given chat text
-
-
-@dataclass(frozen=True)
-class Article:
-    title: str
-    date: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -55,12 +48,6 @@ class Health:
 def generation_of(bot: Bot) -> str | None:
     """The generation a Bot searches: the name of its passage collection."""
     return getattr(bot.retriever.collection, "name", None)
-
-
-def articles_in(chunks: Sequence[Chunk]) -> tuple[Article, ...]:
-    """The articles the chunks come from, oldest first."""
-    found = {(c.title, c.date, c.source) for c in chunks}
-    return tuple(Article(*a) for a in sorted(found, key=lambda a: (a[1] or "", a[2])))
 
 
 def unavailable_answer(
@@ -191,7 +178,7 @@ class BotService:
         bot = self._bot
         reachable, _ = self._probe()
         model = bot.retriever.embedder.model_name
-        return Health(reachable, generation_of(bot), model, articles_in(bot.retriever.chunks))
+        return Health(reachable, generation_of(bot), model, bot.retriever.articles)
 
     # ------------------------------------------------------------------------ reloading
 

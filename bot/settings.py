@@ -26,6 +26,11 @@ class Settings:
     collection: str = "medfaq"
     # A Chroma server ("http://127.0.0.1:8000") instead of the local folder when set.
     chroma_url: str = ""
+    # Where a query is searched: "index" asks Chroma for what each query needs (the default
+    # with a server: start-up and memory stay the same however large the corpus), "memory"
+    # reads the whole generation once (the default with the local folder: fastest for one
+    # process and a small corpus).
+    search: str = ""
     # The bundled model by default; any sentence-transformers name or local path works.
     embedding_model: str = BUNDLED_MODEL
     max_chunk_chars: int = 700
@@ -86,4 +91,17 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("corpus_dir", "index_path"):
             values[name] = Path(values.get(name, getattr(cls, name))).expanduser()
+        if values.get("search", "") not in ("", "index", "memory"):
+            raise SettingsError(f"{ENV_PREFIX}SEARCH={values['search']!r}: use index or memory")
         return cls(**values)
+
+    @property
+    def searches_index(self) -> bool:
+        """Whether queries are searched in Chroma (bot/index_search.py), not in memory.
+
+        >>> Settings(chroma_url="http://127.0.0.1:8000").searches_index
+        True
+        >>> Settings().searches_index, Settings(search="index").searches_index
+        (False, True)
+        """
+        return self.search == "index" or (self.search == "" and bool(self.chroma_url))

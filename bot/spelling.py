@@ -30,6 +30,12 @@ def everyday_english(word: str) -> bool:
     return zipf_frequency(word, "en") >= EVERYDAY
 
 
+def words_in(texts: Iterable[str]) -> set[str]:
+    """The lower-case words of `texts` long enough to be corrected to."""
+    words = {w.lower() for text in texts for w in _WORD.findall(text)}
+    return {w for w in words if len(w) >= MIN_LENGTH - 1}
+
+
 @dataclass(frozen=True)
 class Speller:
     """The vocabulary the corrections may lead to: lower-case words of the articles, their
@@ -39,8 +45,7 @@ class Speller:
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Speller:
-        words = {w.lower() for text in texts for w in _WORD.findall(text)}
-        return cls(tuple(sorted(w for w in words if len(w) >= MIN_LENGTH - 1)))
+        return cls(tuple(sorted(words_in(texts))))
 
     @functools.cached_property
     def _known(self) -> frozenset[str]:

@@ -18,6 +18,13 @@ class SourceDocument:
 
 
 @dataclass(frozen=True)
+class Article:
+    title: str
+    date: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Span:
     """A sentence inside a chunk; `text == document.text[start:end]`."""
 

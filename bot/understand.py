@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.evidence import STOPWORDS, tokenize
 from bot.lexicon import ANSWER_TYPES, load_lexicon
-from bot.retrieval import STOPWORDS, tokenize
 
 LONG_CHARS, LONG_SENTENCES = 250, 3  # a message past either is a post with questions inside
 SHORT_WORDS = 5  # this short and without a verb, a question leans on the last

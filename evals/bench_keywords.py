@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 
+from bot.evidence import tokenize
 from bot.keywords import KeywordIndex
-from bot.retrieval import tokenize
 from evals.bench_answers import percentile, questions
 from ingest.chunking import chunk_document
 from ingest.loading import load_corpus

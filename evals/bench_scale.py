@@ -143,21 +143,20 @@ def check_pace(elapsed: float, done: int, total: int, limit: float) -> None:
 
 def write_random_index(settings, records, *, seed: int = 0, limit: float = float("inf")) -> dict:
     """Write `records` as one new generation with seeded random unit vectors, laid out as
-    ingest lays them (passages, sentences, then the alias flipped); its write time."""
+    ingest lays them (passages, sentences, terms, then the alias flipped); its write time."""
     import numpy as np
 
-    from ingest.indexing import ChromaIndex
-    from ingest.records import PASSAGE_KINDS
+    from ingest.indexing import ChromaIndex, add_terms
+    from ingest.records import chunks_from_records
 
     rng, index = np.random.default_rng(seed), ChromaIndex.from_settings(settings)
     began = time.perf_counter()
     generation = index.create_generation(settings.embedding_model)
-    passage = [r.meta["kind"] in PASSAGE_KINDS for r in records]
-    parts = [
-        (generation.passages, [r for r, p in zip(records, passage, strict=True) if p]),
-        (generation.sentences, [r for r, p in zip(records, passage, strict=True) if not p]),
+    batches = [
+        (c, part[i : i + BATCH])
+        for c, part in generation.grouped(records)
+        for i in range(0, len(part), BATCH)
     ]
-    batches = [(c, part[i : i + BATCH]) for c, part in parts for i in range(0, len(part), BATCH)]
     try:
         done = 0
         for collection, batch in batches:
@@ -169,6 +168,12 @@ def write_random_index(settings, records, *, seed: int = 0, limit: float = float
             check_pace(time.perf_counter() - began, done, len(records), limit)
         if generation.count() != len(records):
             raise RuntimeError(f"wrote {generation.count()} of {len(records)} records")
+        columns = (
+            [r.id for r in records],
+            [r.document for r in records],
+            [r.meta for r in records],
+        )
+        add_terms(generation, chunks_from_records(*columns))
         index.activate(generation)
     except BaseException:
         index.drop(generation.name)

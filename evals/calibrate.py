@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from bot.answer import Thresholds, asked_elsewhere, compose_answer, relevance, routed_faq
-from bot.retrieval import Evidence
+from bot.evidence import Evidence
 from bot.settings import PROJECT_ROOT
 from bot.types import Answer
 
@@ -240,11 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="store them in bot/settings.py")
     args = parser.parse_args(argv)
 
-    from bot.chat import Bot
+    from bot.chat import Bot, stopping_faqs
+    from bot.settings import Settings
 
-    bot = Bot.build()
+    bot = Bot.build(Settings.from_env(search="memory"))  # calibration reads every passage
     samples = gather(bot)
-    exclude, chunks = bot._stopping_ids, bot.retriever.chunks
+    chunks = bot.retriever.chunks
+    exclude = frozenset(c.id for c in stopping_faqs(bot.retriever.faq_chunks))
     start = dataclasses.replace(bot.thresholds, affirm=0.0)  # step 4 sets it
     routing = calibrate_faq(samples, start, exclude)
     base = dataclasses.replace(start, faq=routing["faq_threshold"],

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bot import safety
 from bot.answer import Thresholds
+from bot.evidence import HeldOut
 from bot.lexicon import expand_lay_terms, in_article_words, lay_term_words
-from bot.retrieval import HeldOut
 from bot.settings import Settings
 from evals.calibrate import Sample, abstains, highest_threshold, write_settings
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.chat import Bot
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(search="memory")  # calibration reads every bank question
     with tempfile.TemporaryDirectory() as folder:
         if args.corpus is not None:
             settings = dataclasses.replace(

@@ -153,10 +153,9 @@ def faq_chunk(bot, source: str, question: str):
 
 def stopping_faqs(bot) -> list:
     """The FAQ chunks, of every article, whose question is a stopping question."""
-    from bot.safety import detect_boundary
+    from bot.chat import stopping_faqs as among
 
-    verdicts = ((c, detect_boundary(c.question)) for c in bot.retriever.faq_chunks)
-    return [c for c, v in verdicts if v is not None and v.kind == "stopping"]
+    return among(bot.retriever.faq_chunks)
 
 
 # --------------------------------------------------------------------------- the checks

@@ -11,7 +11,7 @@ from bot.types import Chunk, SourceDocument, Span
 from ingest.structure import Faq, outline, strip_span
 
 # Bump when chunk boundaries or stored fields change: every id changes with it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SECTION_SEPARATOR = " > "
 # Markdown marks its headings, and HTML is extracted as Markdown; plain text and PDF text
 # do not, so there headings are recognised by their shape.

@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.settings import Settings
 from bot.types import BankQuestion, Chunk, SourceDocument
+from ingest.catalog import TERMS, term_rows
 from ingest.chunking import SCHEMA_VERSION, chunk_document
 from ingest.loading import LoadProblem
 from ingest.questions import load_banks
@@ -34,11 +35,22 @@ from ingest.records import (
     content_hash,
 )
 
-SENTENCES = "-sentences"  # a generation's sentence collection: its name plus this
+# A generation's parts: the passages' collection name, plus these.
+SENTENCES, QUESTIONS, BANK_PART = "-sentences", "-questions", "-bank"
+PARTS = ("", SENTENCES, QUESTIONS, BANK_PART, TERMS)
+QUESTION = "question"  # the kind of an FAQ's question line
 _BATCH = 1000
 # A generation that is neither active nor previous and older than this is a crashed
 # ingest's leftover; younger ones may belong to an ingest still running elsewhere.
 ORPHAN_AGE_SECONDS = 600.0
+
+
+def _generation_of(collection: str) -> str:
+    """The generation a collection is part of."""
+    for suffix in PARTS[1:]:
+        if collection.endswith(suffix):
+            return collection.removesuffix(suffix)
+    return collection
 
 
 class IndexNotReady(RuntimeError):
@@ -112,11 +124,18 @@ def open_client(settings: Settings):
 
 @dataclass(frozen=True)
 class Generation:
-    """One complete index: a collection of passages (the one searched) and one of their
-    sentences (read when the bot loads), built and dropped together."""
+    """One complete index, built and dropped together (each part a Chroma collection named
+    after the passages' one): passages (searched by meaning), their sentences, the FAQs'
+    question lines, the question-bank questions, and the keyword terms with the catalog
+    (ingest/catalog.py). Each part is searched whole, never through a metadata filter: a
+    filtered search costs what the whole collection costs. A part is None in a generation of
+    an older schema, which is only read to be upgraded."""
 
     passages: Any
     sentences: Any
+    questions: Any = None  # FAQ question lines
+    bank: Any = None
+    terms: Any = None
 
     @property
     def name(self) -> str:
@@ -126,14 +145,38 @@ class Generation:
     def metadata(self) -> dict:
         return dict(self.passages.metadata or {})
 
+    @property
+    def records(self) -> tuple:
+        """The parts that hold passage, sentence and bank records (not terms)."""
+        parts = (self.passages, self.sentences, self.questions, self.bank)
+        return tuple(p for p in parts if p is not None)
+
+    def part_for(self, meta: dict):
+        """The part a record belongs in, by its kind."""
+        kind = meta["kind"]
+        if kind in PASSAGE_KINDS:
+            return self.passages
+        if kind == BANK:
+            return self.bank
+        return self.questions if kind == QUESTION else self.sentences
+
+    def grouped(self, records: Sequence) -> list[tuple[Any, list]]:
+        """(part, its records) for records (anything with a `meta`), in their order."""
+        parts: dict[int, tuple[Any, list]] = {}
+        for r in records:
+            collection = self.part_for(r.meta)
+            parts.setdefault(id(collection), (collection, []))[1].append(r)
+        return list(parts.values())
+
     def count(self) -> int:
-        return self.passages.count() + self.sentences.count()
+        """Passage, sentence and bank records (not terms)."""
+        return sum(p.count() for p in self.records)
 
     def get(self, include: list[str], page: int = 5000) -> dict:
-        """Every record of both collections, as one Chroma `get` result, read `page` records
-        at a time (one `get` of a large collection exceeds SQLite's limit on variables)."""
+        """Every record, as one Chroma `get` result, read `page` records at a time (one `get`
+        of a large collection exceeds SQLite's limit on variables)."""
         out: dict[str, list] = {key: [] for key in ["ids", *include]}
-        for collection in (self.passages, self.sentences):
+        for collection in self.records:
             offset = 0
             while True:
                 got = collection.get(include=include, limit=page, offset=offset)
@@ -173,6 +216,13 @@ class ChromaIndex:
         self, model_name: str | None = None, *, missing_ok: bool = False
     ) -> Generation | None:
         """The active generation, checked against the expected model and schema version."""
+        generation = self.active_any(missing_ok=missing_ok)
+        if generation is not None and model_name is not None:
+            self.check(generation, model_name)
+        return generation
+
+    def active_any(self, *, missing_ok: bool = False) -> Generation | None:
+        """The active generation, whatever its model and schema."""
         name = self.pointers().get("active")
         generation = None
         if name:
@@ -180,24 +230,38 @@ class ChromaIndex:
                 generation = Generation(
                     self.client.get_collection(name, embedding_function=None),
                     self.client.get_collection(name + SENTENCES, embedding_function=None),
+                    *(self._part(name + suffix) for suffix in (QUESTIONS, BANK_PART, TERMS)),
                 )
             except Exception:  # NotFoundError: the alias points at a dropped collection
                 generation = None
-        if generation is None:
-            if missing_ok:
-                return None
+        if generation is None and not missing_ok:
             raise IndexNotReady(f"No index at {self.where}. Build it with: python -m ingest")
+        return generation
+
+    def check(self, generation: Generation, model_name: str, schema: bool = True) -> None:
+        """Raise IndexMismatch unless `generation` was built with `model_name` (and, with
+        `schema`, this code's schema version)."""
         found = (
             generation.metadata.get("embedding_model"),
             generation.metadata.get("schema_version"),
         )
-        if model_name is not None and found != (model_name, SCHEMA_VERSION):
+        if found[0] != model_name or (schema and found[1] != SCHEMA_VERSION):
             raise IndexMismatch(
                 f"The index at {self.where} was built with embedding model {found[0]!r} and "
                 f"schema v{found[1]}, but this code uses {model_name!r} and schema "
-                f"v{SCHEMA_VERSION}. Rebuild it with: python -m ingest --rebuild"
+                f"v{SCHEMA_VERSION}. "
+                + (
+                    "Bring it up to date with: python -m ingest"
+                    if found[0] == model_name
+                    else "Rebuild it with: python -m ingest --rebuild"
+                )
             )
-        return generation
+
+    def _part(self, name: str):
+        try:
+            return self.client.get_collection(name, embedding_function=None)
+        except Exception:  # NotFoundError: a generation of an older schema
+            return None
 
     def create_generation(self, model_name: str) -> Generation:
         name = f"{self.name}-g{uuid.uuid4().hex[:12]}"
@@ -207,10 +271,15 @@ class ChromaIndex:
             "created": time.time(),
         }
         config = {"hnsw": {"space": "cosine"}}
-        make = self.client.create_collection
+
+        def make(suffix: str, searched: bool = True):
+            extra = {"configuration": config} if searched else {}
+            return self.client.create_collection(
+                name + suffix, embedding_function=None, metadata=meta, **extra
+            )
+
         return Generation(
-            make(name, embedding_function=None, configuration=config, metadata=meta),
-            make(name + SENTENCES, embedding_function=None, configuration=config, metadata=meta),
+            make(""), make(SENTENCES), make(QUESTIONS), make(BANK_PART), make(TERMS, False)
         )
 
     def activate(self, generation: Generation) -> None:
@@ -227,15 +296,15 @@ class ChromaIndex:
         """Drop generations that are neither active nor previous (and at least min_age old)."""
         keep = {self.name, *self.pointers().values()}
         names = {getattr(c, "name", c) for c in self.client.list_collections()}
-        stale = {n.removesuffix(SENTENCES) for n in names if n.startswith(f"{self.name}-g")} - keep
+        stale = {_generation_of(n) for n in names if n.startswith(f"{self.name}-g")} - keep
         for name in stale:
-            part = name if name in names else name + SENTENCES
+            part = next(name + p for p in PARTS if name + p in names)
             created = (self.client.get_collection(part).metadata or {}).get("created", 0)
             if time.time() - float(created) >= min_age:
                 self.drop(name)
 
     def drop(self, name: str) -> None:
-        for collection in (name, name + SENTENCES):
+        for collection in (name + p for p in PARTS):
             with contextlib.suppress(Exception):  # already gone: nothing to drop
                 self.client.delete_collection(collection)
 
@@ -265,7 +334,15 @@ def sync_index(
     began = clock()
     if chunks is None:
         chunks = [c for doc in documents for c in chunk_document(doc, max_chars)]
-    active = index.active(None if rebuild else embedder.model_name, missing_ok=True)
+    active = index.active_any(missing_ok=True)
+    if active is not None and not rebuild:
+        index.check(active, embedder.model_name, schema=False)
+    # An index of an older schema is rewritten whole, with the vectors it has.
+    upgrade = (
+        active is not None
+        and not rebuild
+        and (active.metadata.get("schema_version") != SCHEMA_VERSION or active.terms is None)
+    )
     rows = _read_rows(active) if active is not None else []
     old = {r.id: r.meta for r in rows if r.meta["kind"] in PASSAGE_KINDS}
     failed = {p.source for p in problems}
@@ -292,18 +369,20 @@ def sync_index(
             len(documents), len(chunks), len(wanted_bank), seconds=seconds, **counts
         )
 
-    if active is not None and not rebuild and wanted == set(old) and wanted_bank == set(old_bank):
+    unchanged = wanted == set(old) and wanted_bank == set(old_bank)
+    if active is not None and not rebuild and not upgrade and unchanged:
         index.drop_stale(min_age=ORPHAN_AGE_SECONDS)
         return summary(added=0, updated=0, unchanged=len(old), deleted=0)
 
-    if rebuild:  # re-embed everything, including what is carried over from broken files
+    if rebuild or upgrade:  # rewrite everything, including what is carried from broken files
         keep_rows: list[_Row] = []
         carried_rows = [r for r in rows if (r.id in carried or r.meta.get("chunk") in carried)]
         carried_rows = [r for r in carried_rows if r.meta["kind"] != BANK]
         carried_chunks = chunks_from_records(*_columns(carried_rows))
         write = records + chunk_records(carried_chunks) + questions
         write += [Record(r.id, r.document, r.meta, r.document) for r in carried_bank]
-        reuse: dict = {}
+        # A rebuild embeds everything afresh; an upgrade keeps the vectors it has.
+        reuse = {r.meta["embed_hash"]: r.embedding for r in rows} if upgrade else {}
     else:
         keep_rows = [
             r
@@ -318,11 +397,11 @@ def sync_index(
     generation = index.create_generation(embedder.model_name)
     try:
         vectors = _embed_missing([r.embed_text for r in write], reuse, embedder, progress)
+        new_rows = [_Row(r.id, vectors[r.meta["embed_hash"]], r.document, r.meta) for r in write]
         _add(generation, keep_rows)
-        _add(
-            generation,
-            [_Row(r.id, vectors[r.meta["embed_hash"]], r.document, r.meta) for r in write],
-        )
+        _add(generation, new_rows)
+        rows_in = [r for r in keep_rows + new_rows if r.meta["kind"] != BANK]
+        add_terms(generation, chunks_from_records(*_columns(rows_in)))
         expected = len(keep_rows) + len(write)
         if generation.count() != expected:
             raise RuntimeError(
@@ -370,9 +449,7 @@ def _embed_missing(texts: list[str], reuse: dict, embedder, progress: bool) -> d
 
 
 def _add(generation: Generation, rows: list[_Row]) -> None:
-    passages = [r for r in rows if r.meta["kind"] in PASSAGE_KINDS]
-    sentences = [r for r in rows if r.meta["kind"] not in PASSAGE_KINDS]
-    for collection, part in ((generation.passages, passages), (generation.sentences, sentences)):
+    for collection, part in generation.grouped(rows):
         for i in range(0, len(part), _BATCH):
             batch = part[i : i + _BATCH]
             collection.add(
@@ -381,6 +458,21 @@ def _add(generation: Generation, rows: list[_Row]) -> None:
                 documents=[r.document for r in batch],
                 metadatas=[r.meta for r in batch],
             )
+
+
+def add_terms(generation: Generation, chunks: list[Chunk]) -> None:
+    """Write the term and catalog records of the generation's passages (ingest/catalog.py),
+    `chunks` in the search's order. Chroma stores a vector with every record; terms are only
+    ever read by id, so each gets the same one-number vector."""
+    rows = term_rows(chunks)
+    for i in range(0, len(rows), _BATCH):
+        batch = rows[i : i + _BATCH]
+        generation.terms.add(
+            ids=[r[0] for r in batch],
+            documents=[r[1] for r in batch],
+            metadatas=[r[2] for r in batch],
+            embeddings=np.ones((len(batch), 1), dtype=np.float32),
+        )
 
 
 def ingest_corpus(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,37 @@ def load_corpus(corpus_dir: Path) -> tuple[list[SourceDocument], list[LoadProble
         except LoadError as exc:
             problems.append(LoadProblem(relative_source(path, corpus_dir), str(exc)))
     return documents, problems
+
+
+class CorpusTexts(Mapping[str, str]):
+    """source -> the text its offsets point into, each file read when first asked for (and
+    kept: at most `size` of them), so a large corpus is not read whole at start-up. A file
+    that is missing, outside the folder or cannot be loaded is not in it."""
+
+    def __init__(self, corpus_dir: Path, size: int = 1024):
+        self.corpus_dir = Path(corpus_dir).resolve()
+        self._load = functools.lru_cache(maxsize=size)(self._read)
+
+    def _read(self, source: str) -> str | None:
+        path = (self.corpus_dir / source).resolve()
+        if not path.is_relative_to(self.corpus_dir) or not path.is_file():
+            return None
+        try:
+            return load_document(path, self.corpus_dir).text
+        except LoadError:
+            return None
+
+    def __getitem__(self, source: str) -> str:
+        text = self._load(source) if isinstance(source, str) else None
+        if text is None:
+            raise KeyError(source)
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return (relative_source(p, self.corpus_dir) for p in find_corpus_files(self.corpus_dir))
+
+    def __len__(self) -> int:
+        return len(find_corpus_files(self.corpus_dir))
 
 
 def relative_source(path: Path, corpus_dir: Path) -> str:

@@ -21,7 +21,7 @@ from bot.answer import (
     select_sentences,
     verify_citations,
 )
-from bot.retrieval import BankHit, Evidence, SentenceHit
+from bot.evidence import BankHit, Evidence, SentenceHit
 from bot.types import Chunk, Hit, Span
 
 SOURCE = "## Help\n\nTherapy builds skills. They last for years. Pills help fast.\n\n### 1. Does it work?\n\nYes, it works well."

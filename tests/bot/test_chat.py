@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from bot import replies, safety
+from bot.evidence import tokenize
 from bot.lexicon import lay_term_words
-from bot.retrieval import HybridRetriever, tokenize
+from bot.retrieval import HybridRetriever
 from tests.conftest import ARTICLE
 
 FAQS = re.findall(r"^### (\d+)\. (.+)$", ARTICLE.read_text(encoding="utf-8"), re.M)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from bot.evidence import tokenize
 from bot.keywords import KeywordIndex
-from bot.retrieval import tokenize
 from ingest.chunking import chunk_document
 from ingest.loading import load_corpus
 from tests.conftest import CORPUS

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from bot.answer import Thresholds
-from bot.retrieval import Evidence, HeldOut
+from bot.evidence import Evidence, HeldOut
 from bot.settings import Settings
 from evals import two_articles as two
 from evals.calibrate import Sample

@@ -74,8 +74,8 @@ class ReversedRetriever:
             sentences=tuple(s for s in ev.sentences if s.chunk.id not in best),
         )
 
-    def rank_faqs(self, vector):
-        return self._inner.rank_faqs(vector)[::-1]
+    def rank_faqs(self, vector, n=None):
+        return self._inner.rank_faqs(vector, n)[::-1]
 
 
 def missed(run) -> set[str]:

@@ -1,6 +1,7 @@
 """The same index, generations and alias, on a Chroma server (`chroma run`) on loopback."""
 
 import contextlib
+import dataclasses
 import shutil
 import socket
 import subprocess
@@ -124,3 +125,29 @@ def test_requests_to_a_server_carry_the_timeout(chroma_url, make_settings, small
     client = open_client(settings)
     assert client._server._session.timeout == httpx.Timeout(3.5)
     assert client.heartbeat() > 0
+
+
+def test_a_bot_on_the_server_searches_it_query_by_query_and_answers_as_in_memory(
+    chroma_url, bot, embedder
+):
+    from bot.chat import Bot
+    from bot.index_search import IndexRetriever
+
+    settings = dataclasses.replace(bot.settings, chroma_url=chroma_url, collection="server-bot")
+    served = Bot.build(settings, embedder=embedder, say=lambda _: None)  # ingests into it
+    assert isinstance(served.retriever, IndexRetriever)
+    assert served.retriever.articles == bot.retriever.articles
+    for question in (
+        "do meds n therapy work better together or nah",
+        "how long till my lexapro starts working",
+        "can i just stop my pills once therapy helps",
+        "whats the best pizza place near me",
+    ):
+        mine, theirs = served.ask(question), bot.ask(question)
+        assert (mine.text, mine.mode, mine.citations) == (
+            theirs.text,
+            theirs.mode,
+            theirs.citations,
+        )
+    citation = served.ask("do meds n therapy work better together or nah").citations[0]
+    assert served.passage_for(citation) == bot.passage_for(citation)

@@ -9,7 +9,7 @@ import pytest
 
 import ingest.indexing as indexing
 from ingest.__main__ import main as ingest_main
-from ingest.chunking import chunk_document
+from ingest.chunking import SCHEMA_VERSION, chunk_document
 from ingest.indexing import ChromaIndex, IndexMismatch, IndexNotReady, ingest_corpus
 from ingest.loading import load_corpus
 from ingest.records import chunk_records, chunks_from_records
@@ -103,7 +103,7 @@ def test_a_write_failing_midway_leaves_the_previous_index_serving(
     assert index.pointers()["active"] == generation
     assert snapshot(index) == before
     names = {c.name for c in index.client.list_collections()}
-    expected = {settings.collection, generation, generation + "-sentences"}
+    expected = {settings.collection, *(generation + part for part in indexing.PARTS)}
     assert names == expected, "the half-written generation is dropped"
 
     monkeypatch.setattr(indexing, "_add", real_add)
@@ -232,3 +232,40 @@ def test_a_generation_is_read_in_pages_that_add_up_to_every_record(make_settings
     assert sorted(zip(paged["ids"], paged["documents"], strict=True)) == sorted(
         zip(whole["ids"], whole["documents"], strict=True)
     )
+
+
+def test_an_index_of_an_older_schema_is_rewritten_with_the_vectors_it_has(
+    make_settings, small_corpus
+):
+    settings = make_settings(small_corpus)
+    _, _, index = run(settings, FakeEmbedder())
+    before = snapshot(index)
+    old = index.active("fake-embedder")
+    old.passages.modify(metadata={**old.metadata, "schema_version": SCHEMA_VERSION - 1})
+    index.client.delete_collection(old.name + indexing.TERMS)
+    with pytest.raises(IndexMismatch, match=r"Bring it up to date with: python -m ingest$"):
+        index.active("fake-embedder")
+
+    summary, _, index = run(settings, FakeEmbedder(forbid=True))  # nothing is embedded again
+    new = index.active("fake-embedder")
+    assert new.name != old.name and new.metadata["schema_version"] == SCHEMA_VERSION
+    assert new.terms is not None and new.terms.count() > 1
+    assert snapshot(index) == before
+    assert (summary.added, summary.deleted) == (0, 0)
+
+
+def test_each_record_goes_to_its_own_part_and_every_part_is_searched_whole(
+    make_settings, small_corpus
+):
+    settings = make_settings(small_corpus)
+    _, _, index = run(settings, FakeEmbedder())
+    generation = index.active("fake-embedder")
+    kinds = {}
+    for part in generation.records:
+        got = part.get(include=["metadatas"])
+        kinds[part.name.removeprefix(generation.name)] = {m["kind"] for m in got["metadatas"]}
+    assert kinds[""] <= {"paragraph", "faq"} and kinds["-sentences"] == {"sentence"}
+    assert kinds["-questions"] == {"question"}
+    assert kinds["-bank"] <= {"bank"}
+    catalog = generation.terms.get(ids=["~catalog"], include=["documents"])
+    assert len(catalog["ids"]) == 1
