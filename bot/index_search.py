@@ -20,6 +20,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -48,6 +49,21 @@ FAQ_POOL = 10  # FAQs ranked per query: matching needs two, suggestions three
 BANK_POOL = 50  # bank questions asked for per query, for the best one of five quotes
 LISTED_FAQS = 200  # FAQs listed for the app's examples (`faq_chunks`)
 _BACKGROUND_BATCH = 100
+
+
+_REQUESTS: ThreadPoolExecutor | None = None
+_REQUESTS_LOCK = threading.Lock()
+
+
+def _at_once(*calls: Callable) -> list:
+    """The results of `calls`, made at the same time (each is one request to Chroma, which
+    answers them in parallel); the first failure is raised."""
+    global _REQUESTS
+    with _REQUESTS_LOCK:
+        if _REQUESTS is None:
+            _REQUESTS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="medfaq-chroma")
+    futures = [_REQUESTS.submit(call) for call in calls]
+    return [f.result() for f in futures]
 
 
 class _Kept:
@@ -89,6 +105,7 @@ class IndexRetriever:
         background: Sequence[tuple[str, np.ndarray]] = (),
         background_mask: float = 0.7,
         kept: int = 4096,
+        kept_terms: int = 1024,
     ):
         self.collection = generation.passages
         self._sentences = generation.sentences
@@ -103,7 +120,8 @@ class IndexRetriever:
         self.articles = self.catalog.articles
         self.words = frozenset(self.catalog.words)
         self._chunks = _Kept(kept)  # chunk id -> (Chunk, its sentence vectors)
-        self._postings = _Kept(kept)  # term -> Postings, or None for a term no passage has
+        # term -> Postings (up to POSTINGS_CAP passages each), or None for a term no passage has
+        self._postings = _Kept(kept_terms)
         self.background, self._background_vectors = unanswered(
             background, self._nearest_answered(background), background_mask
         )
@@ -141,11 +159,14 @@ class IndexRetriever:
     ) -> Evidence:
         """As bot.retrieval.Retriever.retrieve, asking Chroma."""
         tokens = tokenize(query)
-        postings = self._terms_of(set(tokens))
-        dense = self._dense(vector, pool)
+        # The four requests do not depend on each other: sent at once, they cost the slowest.
+        postings, dense, bank_ranked, faq_ranked = _at_once(
+            functools.partial(self._terms_of, set(tokens)),
+            functools.partial(self._dense, vector, pool),
+            functools.partial(self._nearest_bank, vector),
+            functools.partial(self._nearest_faqs, vector, FAQ_POOL),
+        )
         order, fused = fuse(dense, self._keyword(tokens, postings, pool))
-        bank_ranked = self._nearest_bank(vector)
-        faq_ranked = self._nearest_faqs(vector, FAQ_POOL)
         chunks = self._fetch(
             [*order, *(c for c, _ in faq_ranked), *(q.chunk for q, _ in bank_ranked)]
         )
@@ -278,31 +299,20 @@ class IndexRetriever:
         return sentence_idf(self.catalog.sentences, found.sentences)
 
     def _fetch(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, dict[str, np.ndarray]]]:
-        """The passages `ids` (those that exist), with their sentences and sentence vectors:
-        each read by its id (FAQ question lines are kept apart from the other sentences)."""
+        """The passages `ids` (those that exist), with their sentences and sentence vectors,
+        each read by its id. The passages, their sentences and their FAQ question lines are
+        asked for at once: a passage has at most `most_sentences` sentences, and asking for
+        an id that does not exist costs nothing."""
         found, missing = self._chunks.pick(list(dict.fromkeys(ids)))
         if not missing:
             return found
-        passages = self.collection.get(ids=missing, include=["documents", "metadatas"])
-        sentence_ids = {
-            i: [sentence_id(i, seq) for seq in range(meta["sentences"])]
-            for i, meta in zip(passages["ids"], passages["metadatas"], strict=True)
-        }
-        faqs = [
-            i
-            for i, m in zip(passages["ids"], passages["metadatas"], strict=True)
-            if m["kind"] == "faq"
-        ]
+        guessed = [sentence_id(i, n) for i in missing for n in range(self.catalog.most_sentences)]
         include = ["documents", "metadatas", "embeddings"]
-        parts = [
-            self._sentences.get(
-                ids=[s for ss in sentence_ids.values() for s in ss], include=include
-            )
-        ]
-        if faqs:
-            parts.append(
-                self._questions.get(ids=[s for i in faqs for s in sentence_ids[i]], include=include)
-            )
+        passages, *parts = _at_once(
+            functools.partial(self.collection.get, ids=missing, include=include[:2]),
+            functools.partial(self._sentences.get, ids=guessed, include=include),
+            functools.partial(self._questions.get, ids=guessed, include=include),
+        )
         columns = (
             [*passages["ids"], *(i for p in parts for i in p["ids"])],
             [*passages["documents"], *(d for p in parts for d in p["documents"])],
@@ -310,9 +320,8 @@ class IndexRetriever:
         )
         vectors: dict[str, dict[str, np.ndarray]] = {}
         for part in parts:
-            for sid, meta, v in zip(
-                part["ids"], part["metadatas"], part["embeddings"], strict=True
-            ):
+            rows = zip(part["ids"], part["metadatas"], part["embeddings"], strict=True)
+            for sid, meta, v in rows:
                 vectors.setdefault(meta["chunk"], {})[sid] = np.asarray(v, dtype=np.float32)
         read = {c.id: (c, vectors.get(c.id, {})) for c in chunks_from_records(*columns)}
         self._chunks.keep(read)

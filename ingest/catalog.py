@@ -49,6 +49,7 @@ class Catalog:
     chunks: int
     sentences: int  # every sentence of every chunk, FAQ question lines included
     rarest: float  # the largest sentence idf: what a word no sentence holds weighs
+    most_sentences: int  # the most sentences one chunk has
 
 
 def term_rows(chunks: Sequence[Chunk], cap: int = POSTINGS_CAP) -> list[tuple[str, str, dict]]:
@@ -72,6 +73,7 @@ def term_rows(chunks: Sequence[Chunk], cap: int = POSTINGS_CAP) -> list[tuple[st
         "chunks": len(chunks),
         "sentences": n,
         "rarest": rarest,
+        "most_sentences": max((len(c.sentences) for c in chunks), default=0),
     }
     rows.append((CATALOG_ID, json.dumps(catalog), {"sentences": 0}))
     return rows
@@ -95,4 +97,5 @@ def read_catalog(document: str) -> Catalog:
         int(data["chunks"]),
         int(data["sentences"]),
         float(data["rarest"]),
+        int(data["most_sentences"]),
     )

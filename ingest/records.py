@@ -61,7 +61,6 @@ def chunk_records(chunks: Iterable[Chunk]) -> list[Record]:
             "start": chunk.start,
             "end": chunk.end,
             "faq": chunk.faq or 0,
-            "sentences": len(chunk.sentences),
             "slot": "|".join(map(str, (*slot_key, ordinals[slot_key]))),
             "embed_hash": content_hash(text),
         }
