@@ -138,10 +138,15 @@ class Bot:
         *,
         embedder=None,
         index=None,
-        sync: bool = True,
+        sync: bool | None = None,
         say: Callable[[str], None] = log.info,
     ) -> Bot:
-        """Open the index, first bringing it in line with the corpus (building it if missing)."""
+        """Open the index, first bringing it in line with the corpus (building it if missing).
+
+        `sync` None: sync, unless the index is searched in Chroma (a server shared by several
+        apps) and already has a generation: there, `python -m ingest` updates the index, once,
+        and every running app picks the new generation up (bot/service.py). Apps that each
+        synced at start-up would each read the whole index, and race to write it."""
         from ingest.embedding import Embedder
         from ingest.indexing import ChromaIndex, IndexNotReady, ingest_corpus
         from ingest.loading import CorpusTexts, load_corpus
@@ -150,6 +155,8 @@ class Bot:
         background = read_background(settings.background_file)  # a bad file fails first
         embedder = embedder or Embedder(settings.embedding_model)
         index = index or ChromaIndex.from_settings(settings)
+        if sync is None:
+            sync = not settings.searches_index or index.active_any(missing_ok=True) is None
         if sync:
             if index.active(missing_ok=True) is None:
                 say(f"No index at {index.where} yet: building it from {settings.corpus_dir} ...")

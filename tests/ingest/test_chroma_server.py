@@ -151,3 +151,21 @@ def test_a_bot_on_the_server_searches_it_query_by_query_and_answers_as_in_memory
         )
     citation = served.ask("do meds n therapy work better together or nah").citations[0]
     assert served.passage_for(citation) == bot.passage_for(citation)
+
+
+def test_apps_on_a_server_serve_its_generation_and_leave_updates_to_ingest(
+    chroma_url, make_settings, small_corpus, embedder
+):
+    from bot.chat import Bot
+    from bot.service import generation_of
+
+    settings = make_settings(small_corpus, chroma_url=chroma_url, collection="server-no-sync")
+    first = Bot.build(settings, embedder=embedder, say=lambda _: None)  # no index yet: built
+    (small_corpus / "new.md").write_text("## Naps\n\nA short nap can help after a bad night.")
+    second = Bot.build(settings, embedder=embedder, say=lambda _: None)
+    assert generation_of(second) == generation_of(first)  # not synced by an app
+    summary, _ = ingest_corpus(settings, ChromaIndex.from_settings(settings), embedder)
+    assert summary.added == 1
+    third = Bot.build(settings, embedder=embedder, say=lambda _: None)
+    assert generation_of(third) != generation_of(first)
+    assert "new.md" in {a.source for a in third.retriever.articles}
