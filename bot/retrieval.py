@@ -31,6 +31,7 @@ from bot.evidence import (
     sentence_idf,
     tokenize,
 )
+from bot.index_search import IndexRetriever
 from bot.keywords import KeywordIndex
 from bot.spelling import words_in
 from bot.types import BankQuestion, Chunk, Hit
@@ -177,9 +178,10 @@ class HybridRetriever(BaseRetriever):
     """The hybrid ranking as a LangChain retriever, so it composes with LangChain chains.
 
     Each Document carries the chunk's source, section, offsets and fused score in metadata.
+    `retriever`: the search in memory, or in Chroma (bot/index_search.py).
     """
 
-    retriever: Retriever
+    retriever: Retriever | IndexRetriever
     k: int = 4
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -10,15 +10,17 @@ from bot.retrieval import HybridRetriever
 
 
 @functools.cache
-def _built():
-    """The real retriever over the real corpus, with its index in a temporary folder."""
+def _built(search: str = "memory"):
+    """The real retriever over the real corpus, with its index in a temporary folder,
+    searched in memory or in Chroma."""
     import tempfile
 
     from bot.chat import Bot
     from bot.settings import Settings
 
     folder = tempfile.mkdtemp(prefix="medfaq-standard-")
-    return Bot.build(Settings.from_env({}, index_path=folder), say=lambda _: None).retriever
+    settings = Settings.from_env({}, index_path=folder, search=search)
+    return Bot.build(settings, say=lambda _: None).retriever
 
 
 class TestHybridRetrieverStandard(RetrieversIntegrationTests):
@@ -33,3 +35,9 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
     @property
     def retriever_query_example(self) -> str:
         return "does therapy help with ocd"
+
+
+class TestHybridRetrieverStandardSearchingChroma(TestHybridRetrieverStandard):
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"retriever": _built("index")}
