@@ -23,7 +23,7 @@ from bot.replies import load_resources
 from bot.service import BotService
 from bot.settings import SettingsError
 from bot.types import Answer, Citation
-from ingest.indexing import IndexNotReady
+from ingest.store import IndexNotReady
 
 log = logging.getLogger("medfaq")  # never given chat text
 if __name__ == "__main__":  # served: show the index build/update messages of start-up

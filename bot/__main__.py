@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.service import BotService
     from bot.settings import Settings, SettingsError
-    from ingest.indexing import IndexNotReady
+    from ingest.store import IndexNotReady
 
     try:  # a Chroma server going down mid-run gets the unavailable reply, not a traceback
         settings = Settings.from_env(index_path=args.index)

@@ -1,8 +1,9 @@
 """The bot: a short pipeline of stages for one message in its conversation.
 
-    clean -> assess risk (bot.risk) -> understand (bot.understand, bot.spelling) -> route:
-    boundary or retrieve (bot.retrieval) -> compose (bot.answer) -> verify citations -> decorate
-    (risk replies, the resources of a flagged conversation, notices)
+    clean -> assess risk (bot.risk) -> understand (bot.understand, bot.spelling) -> route
+    (bot.routing): boundary or retrieve (bot.retrieval in memory, bot.index_search in Chroma;
+    both score with bot.evidence) -> compose (bot.answer) -> verify citations -> decorate (risk
+    replies, the resources of a flagged conversation, notices)
 
 Each stage is a pure function of its inputs; this module holds the heavy objects (index,
 embedder, risk model) and passes them in.
@@ -11,7 +12,6 @@ embedder, risk model) and passes them in.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import threading
 import time
@@ -44,10 +44,11 @@ from bot.risk import (
     message_parts,
     strongest,
 )
+from bot.routing import context_turn, is_stopping_faq, stopping_ids, stopping_in_context
 from bot.settings import Settings
 from bot.spelling import Speller, words_in
 from bot.types import Answer, Chunk, Citation, Hit
-from bot.understand import Understood, asks_something, is_follow_up, understand
+from bot.understand import Understood, asks_something, understand
 
 log = logging.getLogger("medfaq")
 
@@ -56,53 +57,6 @@ _FLAG_LOOKBACK = 20
 # FAQs looked through for one on stopping medication; all of them in memory.
 STOPPING_POOL = 50
 _VECTOR_CACHE = 4096
-
-
-def context_turn(history: Sequence[str], depth: int = 2) -> str | None:
-    """The earlier question a follow-up leans on: the latest one, together with the one
-    before it when it was itself a follow-up (at most `depth` turns)."""
-    turns: list[str] = []
-    for turn in reversed(history):
-        text = safety.clean_input(turn).text
-        if not text or safety.detect_crisis(text):
-            continue
-        turns.insert(0, text)
-        if len(turns) == depth or not is_follow_up(text):
-            break
-    return " ".join(turns) or None
-
-
-def stopping_in_context(question: str, context: str | None) -> safety.Verdict | None:
-    """A follow-up such as "Can I stop it once therapy starts?" asks about stopping what the
-    earlier question named; the earlier question alone must not be the stopping one."""
-    if not context or safety.detect_boundary(context):
-        return None
-    verdict = safety.detect_boundary(f"{context} {question}")
-    return verdict if verdict and verdict.kind == "stopping" else None
-
-
-@functools.lru_cache(maxsize=4096)
-def _stopping_question(question: str) -> bool:
-    verdict = safety.detect_boundary(question)
-    return verdict is not None and verdict.kind == "stopping"
-
-
-def is_stopping_faq(chunk: Chunk) -> bool:
-    """Whether an FAQ, in any article, answers whether one may stop medication: the safety
-    layer reads its own question as a stopping question."""
-    return chunk.kind == "faq" and _stopping_question(chunk.question or "")
-
-
-def stopping_faqs(faqs: Sequence[Chunk]) -> list[Chunk]:
-    """The FAQs among `faqs` that answer whether one may stop medication."""
-    return [c for c in faqs if is_stopping_faq(c)]
-
-
-def stopping_ids(evidence: Evidence) -> frozenset[str]:
-    """The stopping FAQs an answer could be routed to from `evidence` (its FAQs and the FAQs
-    of its bank questions): they answer only the stopping questions the safety layer routes."""
-    chunks = [h.chunk for h in evidence.faqs] + [b.chunk for b in evidence.bank]
-    return frozenset(c.id for c in chunks if is_stopping_faq(c))
 
 
 @dataclass(eq=False)  # a service object: compared and hashed by identity
@@ -148,8 +102,9 @@ class Bot:
         and every running app picks the new generation up (bot/service.py). Apps that each
         synced at start-up would each read the whole index, and race to write it."""
         from ingest.embedding import Embedder
-        from ingest.indexing import ChromaIndex, IndexNotReady, ingest_corpus
+        from ingest.indexing import ingest_corpus
         from ingest.loading import CorpusTexts, load_corpus
+        from ingest.store import ChromaIndex, IndexNotReady
 
         settings = settings or Settings.from_env()
         background = read_background(settings.background_file)  # a bad file fails first

@@ -120,7 +120,7 @@ class BotService:
         """Open the index (failing at once with IndexUnreachable when a server does not
         answer), build the Bot (syncing the index with the corpus) and, with `watch`, check
         for new generations every settings.reload_seconds."""
-        from ingest.indexing import ChromaIndex
+        from ingest.store import ChromaIndex
 
         settings = settings or Settings.from_env()
         index = ChromaIndex.from_settings(settings)

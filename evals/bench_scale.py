@@ -146,8 +146,9 @@ def write_random_index(settings, records, *, seed: int = 0, limit: float = float
     ingest lays them (passages, sentences, terms, then the alias flipped); its write time."""
     import numpy as np
 
-    from ingest.indexing import ChromaIndex, add_terms
+    from ingest.indexing import add_terms
     from ingest.records import chunks_from_records
+    from ingest.store import ChromaIndex
 
     rng, index = np.random.default_rng(seed), ChromaIndex.from_settings(settings)
     began = time.perf_counter()

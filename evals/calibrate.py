@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="store them in bot/settings.py")
     args = parser.parse_args(argv)
 
-    from bot.chat import Bot, stopping_faqs
+    from bot.chat import Bot
+    from bot.routing import stopping_faqs
     from bot.settings import Settings
 
     bot = Bot.build(Settings.from_env(search="memory"))  # calibration reads every passage

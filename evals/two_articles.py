@@ -153,7 +153,7 @@ def faq_chunk(bot, source: str, question: str):
 
 def stopping_faqs(bot) -> list:
     """The FAQ chunks, of every article, whose question is a stopping question."""
-    from bot.chat import stopping_faqs as among
+    from bot.routing import stopping_faqs as among
 
     return among(bot.retriever.faq_chunks)
 

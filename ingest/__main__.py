@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env(corpus_dir=args.corpus, index_path=args.index)
     from ingest.embedding import Embedder
-    from ingest.indexing import ChromaIndex, IndexNotReady, ingest_corpus
+    from ingest.indexing import ingest_corpus
     from ingest.loading import LoadError
+    from ingest.store import ChromaIndex, IndexNotReady
 
     try:
         index = ChromaIndex.from_settings(settings)

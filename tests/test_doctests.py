@@ -7,7 +7,15 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["bot.lexicon", "bot.understand", "bot.risk", "ingest.embedding"]
+    "module",
+    [
+        "bot.lexicon",
+        "bot.understand",
+        "bot.risk",
+        "bot.evidence",
+        "bot.settings",
+        "ingest.embedding",
+    ],
 )
 def test_docstring_examples_hold(module):
     result = doctest.testmod(importlib.import_module(module))

@@ -4,7 +4,7 @@ import logging
 import os
 
 from bot.settings import Settings
-from ingest.indexing import ChromaIndex
+from ingest.store import ChromaIndex
 
 SECRET = "my neighbour Zebulon takes sertraline and drinks"
 

@@ -13,7 +13,8 @@ from bot.chat import Bot
 from bot.replies import UNAVAILABLE_REPLY, load_resources
 from bot.service import BotService, unavailable_answer
 from evals.bench_load import ChromaServer
-from ingest.indexing import ChromaIndex, ingest_corpus
+from ingest.indexing import ingest_corpus
+from ingest.store import ChromaIndex
 
 JOURNALING = """---
 title: Journaling

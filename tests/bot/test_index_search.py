@@ -11,7 +11,7 @@ import pytest
 from bot.chat import Bot
 from bot.index_search import IndexRetriever
 from ingest.catalog import read_postings, term_rows
-from ingest.indexing import ChromaIndex, IndexNotReady
+from ingest.store import ChromaIndex, IndexNotReady
 from tests.conftest import load_cases
 
 TOLERANCE = 1e-4  # Chroma's own distances against numpy's dot products, in float32

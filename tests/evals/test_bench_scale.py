@@ -10,7 +10,7 @@ import pytest
 from bot.retrieval import load_retriever
 from bot.settings import Settings
 from evals import bench_scale as scale
-from ingest.indexing import ChromaIndex
+from ingest.store import ChromaIndex
 from tests.conftest import ARTICLE
 
 SEED_TEXT = ARTICLE.read_text(encoding="utf-8")

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from ingest.chunking import SCHEMA_VERSION
-from ingest.indexing import ChromaIndex, IndexUnreachable, ingest_corpus, open_client
+from ingest.indexing import ingest_corpus
+from ingest.store import ChromaIndex, IndexUnreachable, open_client
 from tests.conftest import FakeEmbedder
 
 

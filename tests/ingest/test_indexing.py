@@ -10,9 +10,10 @@ import pytest
 import ingest.indexing as indexing
 from ingest.__main__ import main as ingest_main
 from ingest.chunking import SCHEMA_VERSION, chunk_document
-from ingest.indexing import ChromaIndex, IndexMismatch, IndexNotReady, ingest_corpus
+from ingest.indexing import ingest_corpus
 from ingest.loading import load_corpus
 from ingest.records import chunk_records, chunks_from_records
+from ingest.store import PARTS, TERMS, ChromaIndex, IndexMismatch, IndexNotReady
 from tests.conftest import FakeEmbedder
 
 PROJECT = indexing.__file__.rsplit("/ingest/", 1)[0]
@@ -103,7 +104,7 @@ def test_a_write_failing_midway_leaves_the_previous_index_serving(
     assert index.pointers()["active"] == generation
     assert snapshot(index) == before
     names = {c.name for c in index.client.list_collections()}
-    expected = {settings.collection, *(generation + part for part in indexing.PARTS)}
+    expected = {settings.collection, *(generation + part for part in PARTS)}
     assert names == expected, "the half-written generation is dropped"
 
     monkeypatch.setattr(indexing, "_add", real_add)
@@ -242,7 +243,7 @@ def test_an_index_of_an_older_schema_is_rewritten_with_the_vectors_it_has(
     before = snapshot(index)
     old = index.active("fake-embedder")
     old.passages.modify(metadata={**old.metadata, "schema_version": SCHEMA_VERSION - 1})
-    index.client.delete_collection(old.name + indexing.TERMS)
+    index.client.delete_collection(old.name + TERMS)
     with pytest.raises(IndexMismatch, match=r"Bring it up to date with: python -m ingest$"):
         index.active("fake-embedder")
 

@@ -6,9 +6,10 @@ import shutil
 
 from bot.types import SourceDocument
 from ingest.chunking import chunk_document
-from ingest.indexing import ChromaIndex, ingest_corpus
+from ingest.indexing import ingest_corpus
 from ingest.questions import bank_path, locate_bank, read_bank
 from ingest.records import bank_from_records
+from ingest.store import ChromaIndex
 from tests.conftest import CORPUS, FakeEmbedder
 
 TEXT = "## Start\n\nSessions are weekly at first. Results take 4-12 weeks.\n"
