@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loading import LoadError, load_corpus, load_document
+from ingest.loading import CorpusTexts, LoadError, load_corpus, load_document
 from tests.conftest import CORPUS, pdf_file
 
 
@@ -165,3 +165,16 @@ def test_pdf_title_line_repeating_its_metadata_title_is_not_text(tmp_path):
     writer.write(tmp_path / "titled.pdf")
     doc = load_document(tmp_path / "titled.pdf", tmp_path)
     assert doc.title == "Coping Skills" and doc.body_start == 0
+
+
+def test_corpus_texts_read_each_file_when_first_asked_for(small_corpus, tmp_path):
+    texts = CorpusTexts(small_corpus)
+    assert sorted(texts) == ["exercise.txt", "sleep.md"] and len(texts) == 2
+    assert texts["sleep.md"] == (small_corpus / "sleep.md").read_text(encoding="utf-8")
+    (small_corpus / "exercise.txt").write_text("Walking helps.\n")  # read after the change
+    assert texts["exercise.txt"] == "Walking helps.\n"
+    (tmp_path / "outside.md").write_text("# Not in the corpus\n")
+    for missing in ("nope.md", "../outside.md", "/etc/hostname", None):
+        assert texts.get(missing) is None
+    (small_corpus / "empty.md").write_text("")
+    assert texts.get("empty.md") is None  # a file that cannot be loaded has no text
