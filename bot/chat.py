@@ -97,10 +97,10 @@ class Bot:
     ) -> Bot:
         """Open the index, first bringing it in line with the corpus (building it if missing).
 
-        `sync` None: sync, unless the index is searched in Chroma (a server shared by several
-        apps) and already has a generation: there, `python -m ingest` updates the index, once,
-        and every running app picks the new generation up (bot/service.py). Apps that each
-        synced at start-up would each read the whole index, and race to write it."""
+        `sync` None: sync, unless the index is on a server (shared by several apps) and
+        already has a generation: there, `python -m ingest` updates the index, once, and every
+        running app picks the new generation up (bot/service.py). Apps that each synced at
+        start-up would each read the whole index, and race to write it."""
         from ingest.embedding import Embedder
         from ingest.indexing import ingest_corpus
         from ingest.loading import CorpusTexts, load_corpus
@@ -111,7 +111,7 @@ class Bot:
         embedder = embedder or Embedder(settings.embedding_model)
         index = index or ChromaIndex.from_settings(settings)
         if sync is None:
-            sync = not settings.searches_index or index.active_any(missing_ok=True) is None
+            sync = not settings.chroma_url or index.active_any(missing_ok=True) is None
         if sync:
             if index.active(missing_ok=True) is None:
                 say(f"No index at {index.where} yet: building it from {settings.corpus_dir} ...")
@@ -124,7 +124,7 @@ class Bot:
             for problem in problems:
                 say(f"Skipped {problem}")
         generation = index.active(embedder.model_name)
-        if settings.searches_index:
+        if settings.searches_index(generation.passages.count()):
             if generation.terms is None:
                 raise IndexNotReady(
                     f"The index at {index.where} has no keyword terms yet (it was built by an "

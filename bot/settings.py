@@ -26,11 +26,13 @@ class Settings:
     collection: str = "medfaq"
     # A Chroma server ("http://127.0.0.1:8000") instead of the local folder when set.
     chroma_url: str = ""
-    # Where a query is searched: "index" asks Chroma for what each query needs (the default
-    # with a server: start-up and memory stay the same however large the corpus), "memory"
-    # reads the whole generation once (the default with the local folder: fastest for one
-    # process and a small corpus).
+    # Where a query is searched: "index" asks Chroma for what each query needs, so start-up
+    # and memory stay the same however large the corpus; "memory" reads the whole generation
+    # once and searches it in the process (fastest, and the least work for a shared server).
+    # Unset: memory with the local folder, and with a server for a generation of at most
+    # `memory_passages` passages; index for a larger one.
     search: str = ""
+    memory_passages: int = 2000
     # The bundled model by default; any sentence-transformers name or local path works.
     embedding_model: str = BUNDLED_MODEL
     max_chunk_chars: int = 700
@@ -95,13 +97,16 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}SEARCH={values['search']!r}: use index or memory")
         return cls(**values)
 
-    @property
-    def searches_index(self) -> bool:
-        """Whether queries are searched in Chroma (bot/index_search.py), not in memory.
+    def searches_index(self, passages: int) -> bool:
+        """Whether a generation of `passages` passages is searched in Chroma query by query
+        (bot/index_search.py), not read into memory.
 
-        >>> Settings(chroma_url="http://127.0.0.1:8000").searches_index
-        True
-        >>> Settings().searches_index, Settings(search="index").searches_index
+        >>> server = Settings(chroma_url="http://127.0.0.1:8000")
+        >>> server.searches_index(100_000), server.searches_index(28)
+        (True, False)
+        >>> Settings().searches_index(100_000), Settings(search="index").searches_index(28)
         (False, True)
         """
-        return self.search == "index" or (self.search == "" and bool(self.chroma_url))
+        if self.search:
+            return self.search == "index"
+        return bool(self.chroma_url) and passages > self.memory_passages

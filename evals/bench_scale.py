@@ -16,7 +16,8 @@ Per size and mode: build time (ingest's own `seconds`, or the direct write) per 
 start-up to serving: a fresh process runs `Bot.build(settings, sync=False)` and answers one
 question, timed from its launch; its RSS after that answer and its peak (VmHWM); the Chroma
 server's RSS; `bot.ask` p50/p95 over 50 questions from evals/cases/paraphrases.yaml and
-typed.yaml, after 5 warm-up FAQ questions. The measured process runs one torch thread
+typed.yaml, after 5 warm-up FAQ questions; and how it searched (MEDFAQ_SEARCH, or by size:
+bot/settings.py, `--search` to choose). The measured process runs one torch thread
 (OMP_NUM_THREADS=1 unless set): on a busy 2-core machine a second one's spin-waiting makes
 embedding a question 10-50 times slower and would hide what the index costs.
 
@@ -206,18 +207,21 @@ def child_measure(questions_file: str) -> int:
     import psutil
 
     from bot.chat import Bot
+    from bot.index_search import IndexRetriever
     from bot.settings import Settings
 
     imported = time.time()
     questions = json.loads(Path(questions_file).read_text(encoding="utf-8"))
     bot = Bot.build(Settings.from_env(), sync=False, say=lambda _: None)
     built = time.time()
+    search = "index" if isinstance(bot.retriever, IndexRetriever) else "memory"
     first = bot.ask(questions[0]["text"], questions[0]["history"])
     answered, rss = time.time(), psutil.Process().memory_info().rss / 2**20
     status = Path("/proc/self/status").read_text().splitlines()  # VmHWM: the kernel's peak
     peak = next((int(s.split()[1]) / 1024 for s in status if s.startswith("VmHWM:")), rss)
     times = dict(imported_at=imported, built_at=built, answered_at=answered)
-    _emit("ready", **times, first_mode=first.mode, rss_mb=round(rss), peak_mb=round(peak))
+    _emit("ready", **times, search=search, first_mode=first.mode, rss_mb=round(rss),
+          peak_mb=round(peak))  # fmt: skip
     for q in questions[1:WARMUP]:
         bot.ask(q["text"], q["history"])
     latencies, modes = [], Counter()
@@ -243,9 +247,10 @@ def last_line(text: str) -> str:
     return next((s.strip() for s in reversed(text.splitlines()) if s.strip()), "")[:300]
 
 
-def child_env(corpus: Path, index: Path, url: str = "") -> dict:
+def child_env(corpus: Path, index: Path, url: str = "", search: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDFAQ_")}
     env.update(MEDFAQ_CORPUS_DIR=str(corpus), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update({"MEDFAQ_SEARCH": search} if search else {})
     env.update({"MEDFAQ_CHROMA_URL": url} if url else {"MEDFAQ_INDEX_PATH": str(index)})
     return env
 
@@ -320,7 +325,8 @@ def measure(env: dict, work: Path, name: str, limit: float, max_rss_mb: float, s
     return dict(
         startup_s=round(answered - launched, 2), imports_s=round(imported - launched, 2),
         bot_build_s=round(built - imported, 2), first_answer_s=round(answered - built, 2),
-        first_mode=r["first_mode"], rss_mb=r["rss_mb"], peak_mb=r["peak_mb"],
+        search=r["search"], first_mode=r["first_mode"], rss_mb=r["rss_mb"],
+        peak_mb=r["peak_mb"],
         server_rss_mb=round(server_mb) if server_mb is not None else None,
         p50_ms=round(percentile(latencies, 0.5), 1), p95_ms=round(percentile(latencies, 0.95), 1),
         modes=events["done"]["modes"],
@@ -340,7 +346,7 @@ def measure_size(size: int, modes: list[str], work: Path, args, say) -> list[dic
             if mode == "server":
                 server = ChromaServer(index, log=work / f"chroma-{size}.log")
                 server.start()
-            env = child_env(corpus, index, server.url if server else "")
+            env = child_env(corpus, index, server.url if server else "", args.search)
             row.update(build_index(env, corpus, direct, args.build_limit, len(chunks)))
             limits = (args.startup_limit, args.max_rss_mb)
             row.update(measure(env, work, f"{size}-{mode}", *limits, server))
@@ -362,7 +368,8 @@ def measure_size(size: int, modes: list[str], work: Path, args, say) -> list[dic
 
 
 COLUMNS = {
-    "articles": "articles", "mode": "mode", "chunks": "chunks", "records": "records",
+    "articles": "articles", "mode": "mode", "search": "search", "chunks": "chunks",
+    "records": "records",
     "build": "build", "embedded": "texts embedded", "build_s": "build s",
     "s_per_1000_chunks": "build s / 1,000 chunks", "startup_s": "start-up to 1st answer s",
     "bot_build_s": "of which Bot.build s", "rss_mb": "RSS MB", "peak_mb": "peak MB",
@@ -384,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.bench_scale", description=__doc__)
     parser.add_argument("--sizes", default="1,100,1000,10000", help="articles, comma-separated")
     parser.add_argument("--modes", default="local,server", help="local, server or both")
+    parser.add_argument("--search", default="", choices=["", "index", "memory"],
+                        help="how the measured app searches (MEDFAQ_SEARCH; default: by size)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep everything there")
     parser.add_argument("--build-limit", type=float, default=900.0, help="seconds per build")

@@ -98,10 +98,10 @@ def test_the_questions_are_five_warm_ups_then_fifty_realistic_ones():
 
 def test_the_table_shows_measured_and_skipped_rows():
     rows = [
-        {"articles": 1000, "mode": "local", "chunks": 12260, "p50_ms": 12.5},
+        {"articles": 1000, "mode": "local", "search": "memory", "chunks": 12260, "p50_ms": 1.5},
         {"articles": 10000, "mode": "server", "skipped": "build stopped after 900 s"},
     ]
     lines = scale.table(rows).splitlines()
-    assert lines[0].startswith("| articles | mode | chunks |") and len(lines) == 5
-    assert lines[2].startswith("| 1,000 | local | 12,260 |") and "12.5" in lines[2]
+    assert lines[0].startswith("| articles | mode | search | chunks |") and len(lines) == 5
+    assert lines[2].startswith("| 1,000 | local | memory | 12,260 |") and "1.5" in lines[2]
     assert lines[4] == "- 10,000 server: build stopped after 900 s"

@@ -134,9 +134,11 @@ def test_a_bot_on_the_server_searches_it_query_by_query_and_answers_as_in_memory
     from bot.chat import Bot
     from bot.index_search import IndexRetriever
 
-    settings = dataclasses.replace(bot.settings, chroma_url=chroma_url, collection="server-bot")
+    settings = dataclasses.replace(
+        bot.settings, chroma_url=chroma_url, collection="server-bot", memory_passages=20
+    )
     served = Bot.build(settings, embedder=embedder, say=lambda _: None)  # ingests into it
-    assert isinstance(served.retriever, IndexRetriever)
+    assert isinstance(served.retriever, IndexRetriever)  # 28 passages: more than 20
     assert served.retriever.articles == bot.retriever.articles
     for question in (
         "do meds n therapy work better together or nah",
@@ -158,6 +160,7 @@ def test_apps_on_a_server_serve_its_generation_and_leave_updates_to_ingest(
     chroma_url, make_settings, small_corpus, embedder
 ):
     from bot.chat import Bot
+    from bot.index_search import IndexRetriever
     from bot.service import generation_of
 
     settings = make_settings(small_corpus, chroma_url=chroma_url, collection="server-no-sync")
@@ -165,6 +168,7 @@ def test_apps_on_a_server_serve_its_generation_and_leave_updates_to_ingest(
     (small_corpus / "new.md").write_text("## Naps\n\nA short nap can help after a bad night.")
     second = Bot.build(settings, embedder=embedder, say=lambda _: None)
     assert generation_of(second) == generation_of(first)  # not synced by an app
+    assert not isinstance(second.retriever, IndexRetriever)  # small: read into memory
     summary, _ = ingest_corpus(settings, ChromaIndex.from_settings(settings), embedder)
     assert summary.added == 1
     third = Bot.build(settings, embedder=embedder, say=lambda _: None)
