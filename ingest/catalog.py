@@ -26,6 +26,8 @@ from bot.keywords import KeywordIndex
 from bot.spelling import words_in
 from bot.types import Article, Chunk
 
+# A change to these records' fields needs ingest/chunking.py's SCHEMA_VERSION bumped: an
+# index of an older schema is then rewritten at the next ingest (ingest/indexing.py).
 TERMS = "-terms"  # a generation's term collection: its name plus this
 CATALOG_ID = "~catalog"  # no term has "~": tokenize keeps letters and digits only
 TERM_PREFIX = "t:"
