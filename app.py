@@ -188,7 +188,8 @@ def chat(message: str, history: list[str] | None = None) -> str:
     ):
         raise gr.Error(
             "Send `message` as a string and `history` as a list of strings: the person's "
-            "earlier messages, oldest first."
+            "earlier messages, oldest first.",
+            print_exception=False,  # the caller's mistake: no traceback in the log
         )
     answer = BOT.ask(message, history or [])
     return "\n\n".join([*answer.notices, answer.text])
