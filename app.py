@@ -13,10 +13,13 @@ from pathlib import Path
 
 # Before Gradio is imported: it reads this once, for its usage analytics and version check.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+import anyio
 import gradio as gr
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from bot.__main__ import answer_record
 from bot.answer import SUGGESTIONS_HEADING, article
 from bot.feedback import save_vote
 from bot.replies import load_resources
@@ -180,19 +183,53 @@ def record_vote(history: list[dict], vote: gr.LikeData) -> None:
         save_vote(folder, asked, answer, vote.liked is True)
 
 
+API_SHAPE = (
+    "Send `message` as a string and `history` as a list of strings: the person's earlier "
+    "messages, oldest first."
+)
+
+
+def well_formed(message, history) -> bool:
+    """Whether an API call's `message` and `history` (None: none) have the right types."""
+    return isinstance(message, str) and (
+        history is None or (isinstance(history, list) and all(isinstance(h, str) for h in history))
+    )
+
+
 def chat(message: str, history: list[str] | None = None) -> str:
     """Answer a question from the article; the text carries citation markers such as [1].
     `history`: the person's earlier messages, oldest first."""
-    if not isinstance(message, str) or not (
-        history is None or (isinstance(history, list) and all(isinstance(h, str) for h in history))
-    ):
-        raise gr.Error(
-            "Send `message` as a string and `history` as a list of strings: the person's "
-            "earlier messages, oldest first.",
-            print_exception=False,  # the caller's mistake: no traceback in the log
-        )
+    if not well_formed(message, history):
+        # The caller's mistake: no traceback in the log.
+        raise gr.Error(API_SHAPE, print_exception=False)
     answer = BOT.ask(message, history or [])
     return "\n\n".join([*answer.notices, answer.text])
+
+
+# Answers take ~20 ms of CPU: more of them at once only contend for the cores (Gradio's queue
+# runs as many, below), and the waiting ones wait in the event loop, not in threads.
+ANSWERS_AT_ONCE = 8
+_ANSWERING: anyio.CapacityLimiter | None = None  # made in the event loop, at the first call
+
+
+async def answer_api(request: Request) -> JSONResponse:
+    """POST /api/answer with JSON `{"message": "...", "history": [...]}`: the answer as JSON
+    (the fields of `python -m bot --jsonl`), answered at once rather than through Gradio's
+    queue and event stream; 422 with the expected shape for any other body."""
+    try:
+        body = await request.json()
+    except ValueError:  # not JSON
+        body = None
+    if not isinstance(body, dict) or not well_formed(body.get("message"), body.get("history")):
+        return JSONResponse({"error": API_SHAPE}, status_code=422)
+    global _ANSWERING
+    _ANSWERING = _ANSWERING or anyio.CapacityLimiter(ANSWERS_AT_ONCE)
+    began = time.perf_counter()
+    history = body.get("history") or []
+    answer = await anyio.to_thread.run_sync(BOT.ask, body["message"], history, limiter=_ANSWERING)
+    record = answer_record(None, answer, 1000 * (time.perf_counter() - began))
+    del record["id"]
+    return JSONResponse(record)
 
 
 INTRO = (
@@ -256,14 +293,18 @@ def healthz() -> JSONResponse:
 
 
 def launch_options() -> dict:
-    """`demo.launch` arguments: the theme, and /healthz, passed as a route of the FastAPI app
-    Gradio creates, so it comes before Gradio's own routes (fresh each launch: Gradio edits it)."""
-    route = APIRoute("/healthz", healthz, methods=["GET"], include_in_schema=False)
-    return {"theme": THEME, "app_kwargs": {"routes": [route]}}
+    """`demo.launch` arguments: the theme, and /healthz and /api/answer, passed as routes of the
+    FastAPI app Gradio creates, so they come before Gradio's own (fresh each launch: Gradio
+    edits them)."""
+    routes = [
+        APIRoute("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        APIRoute("/api/answer", answer_api, methods=["POST"], include_in_schema=False),
+    ]
+    return {"theme": THEME, "app_kwargs": {"routes": routes}}
 
 
 # Answers take ~20 ms of CPU, and streaming one holds a worker for well under a second.
-demo.queue(default_concurrency_limit=8, max_size=200)
+demo.queue(default_concurrency_limit=ANSWERS_AT_ONCE, max_size=200)
 
 if __name__ == "__main__":
     demo.launch(**launch_options())

@@ -6,7 +6,8 @@ Everything runs on 127.0.0.1 and is bounded in count and time:
 1. `chroma run` on a free port over a temporary folder, then `python -m ingest` into it;
 2. two `python app.py` processes (MEDFAQ_CHROMA_URL, GRADIO_SERVER_PORT), awaited on /healthz;
 3. `--clients` threads (100) for `--seconds` (60), each calling Gradio's `/chat` API over
-   plain HTTP (`/gradio_api/call/chat`), alternating between the apps, with questions from the
+   plain HTTP (`/gradio_api/call/chat`), or with `--api answer` the app's JSON API
+   (`POST /api/answer`), alternating between the apps, with questions from the
    eval cases (FAQs, paraphrases, typed messages, follow-ups and a few crisis messages);
 4. at `--fault-at` seconds the server is stopped, and after `--down` seconds started again on
    the same port and folder.
@@ -173,8 +174,25 @@ def ask_chat(client, base: str, message: Message) -> str:
     raise RuntimeError("stream ended without a result")
 
 
+def ask_answer(client, base: str, message: Message) -> str:
+    """One call of the app's JSON API, `POST /api/answer`: no queue, no event stream."""
+    posted = client.post(
+        f"{base}api/answer", json={"message": message.text, "history": list(message.history)}
+    )
+    posted.raise_for_status()
+    return posted.json()["answer"]
+
+
+APIS = {"chat": ask_chat, "answer": ask_answer}
+
+
 def run_load(
-    bases: list[str], messages: list[Message], clients: int, seconds: float, began: float
+    bases: list[str],
+    messages: list[Message],
+    clients: int,
+    seconds: float,
+    began: float,
+    ask=ask_chat,
 ) -> list[Outcome]:
     """`clients` threads asking until `seconds` have passed, each alternating between apps."""
     import httpx
@@ -191,7 +209,7 @@ def run_load(
                 i += 1
                 start, detail = time.monotonic(), ""
                 try:
-                    kind, reply, resources = classify(ask_chat(client, bases[app], messages[m]))
+                    kind, reply, resources = classify(ask(client, bases[app], messages[m]))
                 except Exception as exc:  # the call failed: count it, go on
                     kind, reply, resources = "error", "", False
                     detail = f"{type(exc).__name__}: {exc}"[:120]
@@ -271,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--down", type=float, default=5.0, help="seconds the server stays down")
     parser.add_argument("--timeout", type=float, default=240.0, help="start-up limit, seconds")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--api", choices=sorted(APIS), default="chat",
+        help="chat: Gradio's /chat API (queue and event stream); answer: POST /api/answer",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 500 and 5 <= args.seconds <= 600):
         parser.error("--clients must be 1-500 and --seconds 5-600")
@@ -315,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
             fault = (server, bases, began, fault_at, args.down, marks)
             faulter = threading.Thread(target=cycle_server, args=fault, daemon=True)
             faulter.start()
-            outcomes = run_load(bases, load_messages(), args.clients, args.seconds, began)
+            outcomes = run_load(
+                bases, load_messages(), args.clients, args.seconds, began, APIS[args.api]
+            )
             faulter.join(timeout=120)
             if "ready" not in marks:
                 say("the Chroma server did not come back")
@@ -329,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         report = summarize(outcomes, marks["stopped"], marks["ready"], args.seconds)
         report.update(
             clients=args.clients,
+            api=args.api,
             health_during=marks["health_during"],
             health_after=health_after,
             index_before=before,

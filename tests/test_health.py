@@ -83,6 +83,36 @@ def test_the_chat_api_still_answers_beside_healthz(app, served):
     assert "[1]" in answer
 
 
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_json_api_answers_as_the_bot_does_and_refuses_other_shapes(app, served):
+    question, history = "and for therapy?", ["what are the side effects of meds"]
+    status, body = post(
+        f"{served}api/answer", json.dumps({"message": question, "history": history}).encode()
+    )
+    expected = app.BOT.ask(question, history)
+    assert status == 200
+    assert body["answer"] == "\n\n".join([*expected.notices, expected.text])
+    assert (body["mode"], body["risk"], body["crisis"]) == (
+        expected.mode,
+        expected.risk,
+        expected.crisis,
+    )
+    assert [c["start"] for c in body["citations"]] == [c.start for c in expected.citations]
+    status, body = post(f"{served}api/answer", b'{"message": "i took all my pills"}')
+    assert status == 200 and body["risk"] == "urgent" and body["crisis"] is True
+    for bad in (b"not json", b"[1]", b'{"message": 3}', b'{"message": "hi", "history": "x"}'):
+        status, body = post(f"{served}api/answer", bad)
+        assert status == 422 and "list of strings" in body["error"]
+
+
 def start_against_nothing(command: list[str]) -> subprocess.CompletedProcess:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**os.environ, "MEDFAQ_CHROMA_URL": url, "GRADIO_SERVER_PORT": str(free_port())}
