@@ -47,7 +47,7 @@ from ingest.records import chunks_from_records
 
 FAQ_POOL = 10  # FAQs ranked per query: matching needs two, suggestions three
 BANK_POOL = 50  # bank questions asked for per query, for the best one of five quotes
-LISTED_FAQS = 200  # FAQs listed for the app's examples (`faq_chunks`)
+LISTED_FAQS = 48  # FAQs listed for the app's examples (`faq_chunks`)
 _BACKGROUND_BATCH = 100
 
 
@@ -155,7 +155,8 @@ class IndexRetriever:
 
     @functools.cached_property
     def faq_chunks(self) -> list[Chunk]:
-        """The first LISTED_FAQS FAQs, in article order: examples to show, not the search."""
+        """Up to LISTED_FAQS FAQs (the first stored), by article: the examples the app shows.
+        Never the search's: every query asks Chroma for the FAQs closest to it."""
         got = self.collection.get(where={"kind": "faq"}, limit=LISTED_FAQS, include=[])
         chunks = self._fetch(got["ids"])
         found = [chunks[i][0] for i in got["ids"] if i in chunks]
