@@ -239,16 +239,22 @@ class ChromaIndex:
             "schema_version": SCHEMA_VERSION,
             "created": time.time(),
         }
-        config = {"hnsw": {"space": "cosine"}}
 
-        def make(suffix: str, searched: bool = True):
-            extra = {"configuration": config} if searched else {}
+        def make(suffix: str, ef_search: int | None = 100):
+            """ef_search: how widely Chroma's HNSW graph is searched (None: never searched).
+            The question collections are asked for their 10-50 nearest, and at Chroma's
+            default of 100 a query far from all of them misses some of its true nearest."""
+            extra = (
+                {"configuration": {"hnsw": {"space": "cosine", "ef_search": ef_search}}}
+                if ef_search
+                else {}
+            )
             return self.client.create_collection(
                 name + suffix, embedding_function=None, metadata=meta, **extra
             )
 
         return Generation(
-            make(""), make(SENTENCES), make(QUESTIONS), make(BANK_PART), make(TERMS, False)
+            make(""), make(SENTENCES), make(QUESTIONS, 400), make(BANK_PART, 400), make(TERMS, None)
         )
 
     def activate(self, generation: Generation) -> None:
