@@ -10,6 +10,7 @@ import pytest
 from chromadb.errors import NotFoundError
 
 from bot.chat import Bot
+from bot.index_search import IndexRetriever
 from bot.replies import UNAVAILABLE_REPLY, load_resources
 from bot.service import BotService, unavailable_answer
 from evals.bench_load import ChromaServer
@@ -232,15 +233,20 @@ def chroma(tmp_path_factory):
         yield server
 
 
+@pytest.mark.parametrize("search", ["memory", "index"])
 def test_against_a_chroma_server_new_generations_outage_and_recovery(
-    chroma, make_settings, small_corpus, embedder
+    chroma, make_settings, small_corpus, embedder, search
 ):
-    settings = make_settings(small_corpus, chroma_url=chroma.url, collection="service-test")
+    settings = make_settings(
+        small_corpus, chroma_url=chroma.url, collection=f"service-{search}", search=search
+    )
     service = BotService.start(settings, embedder=embedder, watch=False)
+    assert isinstance(service.bot.retriever, IndexRetriever) == (search == "index")
     assert service.ask("Why does sleep matter?").mode == "passages"
 
     active = add_article(settings, embedder)  # ingest through another client
     assert service.check() and service.generation == active
+    assert isinstance(service.bot.retriever, IndexRetriever) == (search == "index")
     assert cites(service.ask(QUESTION), "journaling.md")
     health = service.health().as_dict()
     assert health["status"] == "ok" and health["generation"] == active
