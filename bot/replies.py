@@ -37,10 +37,26 @@ def load_resources(kind: str = "crisis") -> tuple[Resource, ...]:
     )
 
 
+def resource_lines(kind: str) -> tuple[Resource, ...]:
+    """The lines for a kind of risk, the emergency number last. Abuse: the safeguarding lines,
+    then the crisis lines too, since a message gets one kind and someone who tells of abuse
+    may also be thinking of ending their life ("my stepdad hits me and i want to die").
+
+    >>> [r.name for r in resource_lines("abuse")][-3:]
+    ['988 Suicide & Crisis Lifeline', 'Samaritans', 'Emergency services']
+    """
+    crisis = load_resources("crisis")
+    if kind != "abuse":
+        return crisis
+    abuse = load_resources("abuse")
+    emergency = tuple(r for r in abuse if r.name == "Emergency services")
+    return tuple(dict.fromkeys(r for r in abuse + crisis if r not in emergency)) + emergency
+
+
 def resources_for(tier: str, kind: str, overdose: bool = False) -> tuple[Resource, ...]:
     """What a risk reply lists, in order. Urgent: the emergency number first, then poison help
-    after an overdose, then the crisis (or abuse) lines. Concern: the crisis (or abuse) lines."""
-    lines = load_resources("abuse" if kind == "abuse" else "crisis")
+    after an overdose, then the lines for its kind (`resource_lines`). Concern: those lines."""
+    lines = resource_lines(kind)
     if tier != "urgent":
         return lines
     emergency = tuple(r for r in lines if r.name == "Emergency services")
@@ -99,8 +115,7 @@ def crisis_reply(tier: str = "concern", kind: str = "self", overdose: bool = Fal
 def resources_reminder(kind: str = "crisis") -> str:
     """A compact one-paragraph reminder of the resources, appended to later replies in a
     conversation that was flagged (the 'stays on' behaviour)."""
-    kind = "abuse" if kind == "abuse" else "crisis"
-    lines = "; ".join(r.line for r in load_resources(kind))
+    lines = "; ".join(r.line for r in resource_lines(kind))
     return f"If you need support at any point, it is there: {lines}."
 
 

@@ -31,7 +31,7 @@ class Verdict:
     kind: str  # "crisis" | "abuse" | "medication" | "stopping" | "diet"
     rule: str  # short id of the rule/pattern group that matched, safe to log (never user text)
     tier: str = "concern"  # crisis rules: "urgent" for plans, means, attempts, danger now
-    who: str = ""  # "other" (someone else), "abuse", or "" when the rule does not say
+    who: str = ""  # "self", "other" (someone else), "abuse", or "" when the rule does not say
     weak: bool = False  # a bare keyword: counts only when the classifier agrees (bot/risk.py)
 
 

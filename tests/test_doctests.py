@@ -12,6 +12,7 @@ import pytest
         "bot.lexicon",
         "bot.understand",
         "bot.risk",
+        "bot.replies",
         "bot.evidence",
         "bot.settings",
         "ingest.embedding",

@@ -219,6 +219,13 @@ def test_look_alikes_get_no_risk_reply(shipped, text):
     assert shipped(text) is None
 
 
+@pytest.mark.parametrize("text", ["je veux mourir", "quiero morirme", "死にたい"])
+def test_wanting_to_die_in_another_language_is_about_the_writer(shipped, text):
+    # The kind head has read no other language: it called "je veux mourir" abuse.
+    risk = shipped(text)
+    assert risk is not None and risk.kind == "self"
+
+
 def test_an_overdose_in_plain_words_is_urgent_with_poison_help(shipped):
     risk = shipped("i swallowed the rest of the bottle of my sleeping tablets about ten min ago")
     assert risk is not None and risk.urgent and risk.overdose

@@ -362,9 +362,22 @@ def test_abuse_reply_has_safeguarding_resources_and_emergency_numbers():
         assert needle in reply
     assert "911, 999, 112" in reply
     bullets = reply.partition("\n\n")[2].splitlines()
-    assert bullets == [f"- {r.line}" for r in load_resources("abuse")]
+    assert bullets[: len(load_resources("abuse")) - 1] == [
+        f"- {r.line}" for r in load_resources("abuse")[:-1]
+    ]
+    assert bullets[-1] == f"- {load_resources('abuse')[-1].line}"  # the emergency number last
     urgent = crisis_reply("urgent", "abuse").partition("\n\n")[2].splitlines()
     assert "emergency number" in urgent[0] and "Childhelp" in urgent[1]
+
+
+@pytest.mark.parametrize("tier", ["concern", "urgent"])
+def test_an_abuse_reply_also_lists_the_crisis_lines(tier):
+    # One kind per message: "my stepdad hits me and i want to die" gets the abuse reply.
+    reply = crisis_reply(tier, "abuse")
+    for resource in load_resources("crisis"):
+        assert reply.count(resource.line) == 1, resource.name
+    reminder = resources_reminder("abuse")
+    assert "988" in reminder and "116 123" in reminder
 
 
 def _all_crisis_replies():
