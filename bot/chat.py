@@ -101,7 +101,7 @@ class Bot:
         already has a generation: there, `python -m ingest` updates the index, once, and every
         running app picks the new generation up (bot/service.py). Apps that each synced at
         start-up would each read the whole index, and race to write it."""
-        from ingest.embedding import Embedder
+        from ingest.embedding import Embedder, limit_blas_threads
         from ingest.indexing import ingest_corpus
         from ingest.loading import CorpusTexts, load_corpus
         from ingest.store import ChromaIndex, IndexNotReady
@@ -148,6 +148,7 @@ class Bot:
             model = None
         bot = cls(retriever, sources, settings, model)
         bot._embed("warm up")  # load the model, word frequencies and safety patterns now
+        limit_blas_threads(settings.blas_threads)  # once the model's libraries are loaded
         bot.speller.correct("warming")
         safety.detect_crisis("warm up")
         return bot

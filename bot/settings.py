@@ -71,6 +71,11 @@ class Settings:
     # How long one request to a Chroma server may take before the server counts as down
     # (seconds): a server that hangs gets the same clear message as one that is stopped.
     chroma_timeout: float = 10.0
+    # BLAS threads for the bot's vector products (0: the library's default, one per core).
+    # They are small (a vector against a few thousand rows), so a second thread gains nothing
+    # and its waiting spins a core: on two cores that halved an app's answers a second under
+    # load (evals/bench_load.py). The model's own threads are left as they are.
+    blas_threads: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -105,6 +105,15 @@ class Embedder:
         return vector.numpy().astype(np.float32, copy=False)
 
 
+def limit_blas_threads(threads: int) -> None:
+    """At most `threads` threads in every BLAS library loaded (numpy's and scipy's OpenBLAS),
+    for the whole process; 0 leaves them as they are. torch's own threads are not BLAS's."""
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 def length_groups(lengths: list[int], ratio: float = 2.0, floor: int = 64) -> list[list[int]]:
     """Indices of texts grouped so that, within a group, the longest is at most `ratio` times
     the shortest (texts under `floor` characters count as `floor`); shortest first.

@@ -1,8 +1,13 @@
 """The embedder: the bundled model, loaded lazily, unit vectors, one fast path for one text."""
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from ingest.embedding import Embedder, length_groups, resolve_model
+from ingest.embedding import Embedder, length_groups, limit_blas_threads, resolve_model
+
+
+def blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
 
 def test_the_bundled_model_resolves_to_the_installed_package():
@@ -50,3 +55,15 @@ def test_texts_of_very_different_lengths_are_embedded_apart_with_the_same_vector
     assert np.allclose(embedder.embed(texts), together, atol=1e-5)
     # Only the two short questions share a batch; each long text goes through alone.
     assert batches == [[texts[2], texts[0]]]
+
+
+def test_blas_threads_are_limited_for_the_whole_process_and_zero_leaves_them():
+    with threadpool_limits(limits=2, user_api="blas"):  # as they were, afterwards
+        limit_blas_threads(0)
+        assert blas_threads() and set(blas_threads()) == {2}
+        limit_blas_threads(1)
+        assert set(blas_threads()) == {1}
+
+
+def test_the_bot_runs_its_vector_products_on_one_blas_thread(bot):
+    assert blas_threads() and set(blas_threads()) == {1}  # Settings.blas_threads
