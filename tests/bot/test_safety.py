@@ -44,7 +44,7 @@ CRISIS_RESOURCE_STRINGS = ["988", "116 123", "Samaritans", "911, 999, 112"]
 # Anything that would be method information if it ever appeared in a crisis reply: every drug
 # name the detector knows, plus method words.
 _MACROS = yaml.safe_load(safety.PATTERNS_PATH.read_text(encoding="utf-8"))["macros"]
-DRUG_NAMES = _MACROS["MEDNAMES"].strip("(?:)").replace("?", "").split("|")
+DRUG_NAMES = _MACROS["MEDNAMES"].removesuffix(r"\b").strip("(?:)").replace("?", "").split("|")
 METHOD_WORDS = [*DRUG_NAMES, "pill", "tablet", "dose", "mg", "lethal", "fatal", "overdose"]
 METHOD_WORDS += ["bridge", "rope", "noose", "wrist", "vein", "gun", "blade", "razor", "jump"]
 
@@ -520,6 +520,19 @@ def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
     ],
 )
 def test_medicines_named_in_passing_are_the_articles_question(text, boundary):
+    assert (detect_boundary(text) is not None) is boundary
+
+
+@pytest.mark.parametrize(
+    "text, boundary",
+    [
+        ("im going to aim for the bridge pillar", False),  # "pill" is not a word of "pillar"
+        ("how do i switch over to a different medal", False),  # nor "med" of "medal"
+        ("should i switch to a different pill", True),
+        ("can i mix my meds with a shot of espresso", True),
+    ],
+)
+def test_medicine_words_match_whole_words_only(text, boundary):
     assert (detect_boundary(text) is not None) is boundary
 
 
