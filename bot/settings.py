@@ -73,8 +73,9 @@ class Settings:
     chroma_timeout: float = 10.0
     # BLAS threads for the bot's vector products (0: the library's default, one per core).
     # They are small (a vector against a few thousand rows), so a second thread gains nothing
-    # and its waiting spins a core: on two cores that halved an app's answers a second under
-    # load (evals/bench_load.py). The model's own threads are left as they are.
+    # and its waiting spins a core: on two cores, an app under load answered about a third as
+    # many questions a second (evals/bench_load.py), and one embedding took 2.7 times as long
+    # (evals/bench_answers.py). The model's own threads are left as they are.
     blas_threads: int = 1
 
     @classmethod
