@@ -45,16 +45,16 @@ def test_texts_of_very_different_lengths_are_embedded_apart_with_the_same_vector
     assert length_groups([len(t) for t in texts]) == [[2, 0], [3], [1]]
     together = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     batches = []
-    encode = embedder.model.encode
+    forward = embedder._forward
 
-    def recording(batch, **kwargs):
+    def recording(batch):
         batches.append(sorted(batch, key=len))
-        return encode(batch, **kwargs)
+        return forward(batch)
 
-    monkeypatch.setattr(embedder.model, "encode", recording)
+    monkeypatch.setattr(embedder, "_forward", recording)
     assert np.allclose(embedder.embed(texts), together, atol=1e-5)
     # Only the two short questions share a batch; each long text goes through alone.
-    assert batches == [[texts[2], texts[0]]]
+    assert batches == [[texts[2], texts[0]], [texts[3]], [texts[1]]]
 
 
 def test_blas_threads_are_limited_for_the_whole_process_and_zero_leaves_them():
