@@ -26,6 +26,7 @@ from bot.replies import load_resources
 from bot.service import BotService
 from bot.settings import SettingsError
 from bot.types import Answer, Citation
+from ingest.loading import LoadError
 from ingest.store import IndexNotReady
 
 log = logging.getLogger("medfaq")  # never given chat text
@@ -35,7 +36,8 @@ if __name__ == "__main__":  # served: show the index build/update messages of st
 
 try:  # the serving Bot, swapped for a new one when the index gets a new generation
     BOT = BotService.start()
-except (IndexNotReady, SettingsError) as exc:  # no index, an unreachable server, a bad setting
+# No index, an unreachable server, a bad setting, a corpus folder that is not there.
+except (IndexNotReady, SettingsError, LoadError) as exc:
     if __name__ != "__main__":
         raise
     sys.exit(f"error: {exc}")  # one line, no traceback

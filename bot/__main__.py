@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.service import BotService
     from bot.settings import Settings, SettingsError
+    from ingest.loading import LoadError
     from ingest.store import IndexNotReady
 
     try:  # a Chroma server going down mid-run gets the unavailable reply, not a traceback
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             watch=False,  # one run answers from one generation (unless it is dropped)
             say=lambda m: print(m, file=sys.stderr),
         )
-    except (IndexNotReady, SettingsError) as exc:  # also a server that does not answer: one line
+    # Also a server that does not answer, or a corpus folder that is not there: one line.
+    except (IndexNotReady, SettingsError, LoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.jsonl:

@@ -87,3 +87,18 @@ def test_a_bad_setting_stops_the_command_with_one_line(tmp_path, variable, value
     assert done.returncode == 2 and done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and says in line and "Traceback" not in done.stderr
+
+
+def test_a_missing_corpus_folder_stops_the_command_with_a_clear_line(tmp_path):
+    env = {
+        **os.environ,
+        "MEDFAQ_CORPUS_DIR": str(tmp_path / "no-such-corpus"),
+        "MEDFAQ_INDEX_PATH": str(tmp_path / "index"),
+    }
+    command = [sys.executable, "-m", "bot", "ask", "hello"]
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"error: corpus folder not found: {tmp_path / 'no-such-corpus'}"
