@@ -108,7 +108,7 @@ class Bot:
 
         settings = settings or Settings.from_env()
         background = read_background(settings.background_file)  # a bad file fails first
-        embedder = embedder or Embedder(settings.embedding_model)
+        embedder = embedder or Embedder.from_settings(settings)
         index = index or ChromaIndex.from_settings(settings)
         if sync is None:
             sync = not settings.chroma_url or index.active_any(missing_ok=True) is None

@@ -2,7 +2,9 @@
 
 Three contenders over the same questions, after warm-up, interleaved so that machine noise
 hits all three alike:
-  floor     one query embedding with the bundled model (no retrieval at all);
+  floor     one query embedding with the bundled model, as the bot computes it (with ONNX
+            Runtime unless MEDFAQ_EMBEDDING_BACKEND=torch), and for comparison with torch, as
+            sentence-transformers and the recipe compute it;
   recipe    LangChain's default recipe: RecursiveCharacterTextSplitter(1000, 200) chunks,
             HuggingFaceEmbeddings (same bundled model), a Chroma vector store,
             similarity_search(k=4);
@@ -91,15 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bot.chat import Bot
+    from ingest.embedding import Embedder
 
     bot = Bot.build()
     embedder = bot.retriever.embedder
+    with_torch = Embedder(bot.settings.embedding_model, backend="torch")
     with tempfile.TemporaryDirectory() as folder:
         recipe = build_recipe(bot.settings, folder)
         qs = questions()
         vectors = {q: embedder.embed([q])[0] for q in qs}
         contenders: dict[str, Callable[[str], object]] = {
             "floor (one embedding)": lambda q: embedder.embed([q]),
+            "one embedding with torch": lambda q: with_torch.embed([q]),
             "LangChain default recipe": lambda q: recipe.similarity_search(q, k=4),
             "this bot (full answer)": lambda q: ask_uncached(bot, q),
             "risk classifier alone": lambda q: score_risk(bot, vectors, q),
@@ -115,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                     run(q)
                     timings[name].append((time.perf_counter() - began) * 1000)
     floor = statistics.median(timings["floor (one embedding)"])
+    backend = "ONNX Runtime" if embedder.runs_onnx else "torch"
     print(f"{len(qs)} questions x {args.rounds} rounds, milliseconds per question")
+    print(f"the bot embeds with {backend}; the floor is one embedding as the bot computes it")
     print(f"{'':28}{'p50':>8}{'p95':>8}{'p50 / floor':>14}")
     for name, values in timings.items():
         p50, p95 = statistics.median(values), percentile(values, 0.95)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     examples = exemplar_messages(load_own_training())
-    embedder = Embedder(settings.embedding_model)
+    embedder = Embedder.from_settings(settings)
     cache = EmbeddingCache(settings.embedding_model)
     vectors = cache.embed([e.text for e in examples], embedder.embed)
     risky = np.array([e.tier != "none" for e in examples], dtype=bool)

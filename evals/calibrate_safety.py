@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             f"bot/data/risk_model.npz was trained on {model.model_name!r}, but the settings "
             f"use {settings.embedding_model!r}: run python -m evals.train_risk first"
         )
-    embedder = Embedder(settings.embedding_model)
+    embedder = Embedder.from_settings(settings)
     cache = EmbeddingCache(settings.embedding_model)
 
     def embed(texts: list[str]) -> np.ndarray:

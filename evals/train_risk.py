@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     for (source, tier), n in sorted(counts.items()):
         print(f"  {source:<34} {tier:<8} {n:>6}")
 
-    embedder = Embedder(settings.embedding_model, batch_size=64)
+    embedder = Embedder.from_settings(settings, batch_size=64)
     cache = EmbeddingCache(settings.embedding_model)
     x = cache.embed([e.text for e in examples], lambda t: embedder.embed(t, progress=True))
     xdev = cache.embed([e.text for e in dev], embedder.embed)

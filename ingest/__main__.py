@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         summary, problems = ingest_corpus(
             settings,
             index,
-            Embedder(settings.embedding_model),
+            Embedder.from_settings(settings),
             rebuild=args.rebuild,
             progress=sys.stderr.isatty() and not args.json,
         )

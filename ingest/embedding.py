@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -11,6 +12,9 @@ import numpy as np
 from bot.settings import BUNDLED_MODEL
 
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
+BACKENDS = ("onnx", "torch")
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model(name: str) -> str:
@@ -24,16 +28,42 @@ def resolve_model(name: str) -> str:
 
 
 class Embedder:
-    """Normalized sentence embeddings; the model loads on first use, once, thread-safely."""
+    """Normalized sentence embeddings; the model loads on first use, once, thread-safely.
 
-    def __init__(self, model_name: str = BUNDLED_MODEL, batch_size: int = 32):
+    The "onnx" backend runs the model with ONNX Runtime (ingest/onnx_model.py): the same
+    vectors in about half the time. If the export cannot be made or loaded, the embedder
+    says so in the log and runs the model with torch, as the "torch" backend always does.
+    """
+
+    def __init__(
+        self,
+        model_name: str = BUNDLED_MODEL,
+        batch_size: int = 32,
+        backend: str = "onnx",
+        cache_dir: str | Path | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise ValueError(f"embedding backend {backend!r}: use one of {', '.join(BACKENDS)}")
         self.model_name = model_name
         self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = cache_dir
         self._model = None
+        self._onnx = None
         self._lock = threading.Lock()
         # One inference at a time: a fast tokenizer shared between threads can fail with
         # "Already borrowed", and two cores gain nothing from two forward passes at once.
         self._inference = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, batch_size: int = 32) -> Embedder:
+        """The embedder that `settings` name: model, backend and cache folder."""
+        return cls(
+            settings.embedding_model,
+            batch_size=batch_size,
+            backend=settings.embedding_backend,
+            cache_dir=settings.model_cache or None,
+        )
 
     @property
     def loaded(self) -> bool:
@@ -47,33 +77,41 @@ class Embedder:
                     self._model = self._load()
         return self._model
 
+    @property
+    def runs_onnx(self) -> bool:
+        """Whether the loaded model runs with ONNX Runtime (False before it is loaded)."""
+        return self._onnx is not None
+
     def _load(self):
         path = resolve_model(self.model_name)
         if Path(path).exists():
             # A local folder needs nothing from the Hub; never let a library try.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(path, device="cpu")
+        model = SentenceTransformer(path, device="cpu")
+        if self.backend == "onnx":
+            from ingest.onnx_model import OnnxEmbedder, default_cache_dir
+
+            cache = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+            try:
+                self._onnx = OnnxEmbedder.load(model, path, cache, torch.get_num_threads())
+            except Exception as exc:  # any failure leaves the torch backend
+                log.warning("embedding with torch: the ONNX model could not be used (%s)", exc)
+        return model
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        model = self.model
+        _ = self.model  # loaded (with its ONNX session) before inference begins
         with self._inference:
             if len(texts) == 1 and not progress:
                 return self._forward(texts)
             if progress or len(texts) > self.batch_size:
-                vectors = model.encode(
-                    list(texts),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=progress,
-                )
-                return vectors.astype(np.float32, copy=False)
+                return self._encode(list(texts), progress)
             # A few texts of a message (the whole of a long post, its parts, its questions):
             # one batch would pad every short part to the length of the whole, and attention
             # costs grow with the square of that length.
@@ -85,10 +123,36 @@ class Embedder:
                 out[group] = rows
             return out
 
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        """Many texts (a corpus being ingested): in batches of similar lengths."""
+        if self._onnx is None:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+            return vectors.astype(np.float32, copy=False)
+        from tqdm import tqdm
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        starts = range(0, len(order), self.batch_size)
+        for start in tqdm(starts, desc="Batches", disable=not progress):
+            batch = order[start : start + self.batch_size]
+            rows = self._forward([texts[i] for i in batch])
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), rows.shape[1]), dtype=np.float32)
+            out[batch] = rows
+        return out
+
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """A few texts in one batch straight through the model's modules: the same vectors as
-        `encode`, without its batching machinery, which costs about 2 ms a call on two CPU
-        cores (a long post's parts and questions make three or four calls)."""
+        """A few texts in one batch straight through the model: the same vectors as `encode`,
+        without its batching machinery, which costs about 2 ms a call on two CPU cores (a long
+        post's parts and questions make three or four calls)."""
+        if self._onnx is not None:
+            return self._onnx.embed(texts)
         import torch
 
         with torch.inference_mode():

@@ -71,7 +71,7 @@ def embedder():
     """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
     from ingest.embedding import Embedder
 
-    return Embedder()
+    return Embedder.from_settings(Settings.from_env())
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_records_round_trip_to_the_same_chunks(make_settings, small_corpus):
 def test_cli_json_summary_and_bad_file_exit_status(
     make_settings, small_corpus, monkeypatch, capsys
 ):
-    monkeypatch.setattr("ingest.embedding.Embedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr("ingest.embedding.Embedder.from_settings", lambda settings: FakeEmbedder())
     monkeypatch.setenv("MEDFAQ_INDEX_PATH", str(small_corpus.parent / "cli-index"))
     assert ingest_main(["--corpus", str(small_corpus), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
