@@ -130,6 +130,7 @@ def export(model, path: Path) -> None:
                 opset_version=OPSET,
                 dynamo=False,
             )
+        os.chmod(partial, 0o644)  # mkstemp makes it private; a cache file need not be
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)
