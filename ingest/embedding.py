@@ -97,7 +97,7 @@ class Embedder:
 
             cache = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
             try:
-                self._onnx = OnnxEmbedder.load(model, path, cache, torch.get_num_threads())
+                self._onnx = OnnxEmbedder.load(model, cache, torch.get_num_threads())
             except Exception as exc:  # any failure leaves the torch backend
                 log.warning("embedding with torch: the ONNX model could not be used (%s)", exc)
         return model

@@ -3,7 +3,7 @@
 
 The model is exported once from the installed sentence-transformers model with
 `torch.onnx.export` and kept in a cache folder, under a name that changes whenever the
-model's files, torch or the export itself change; a second process, or the next start,
+model's weights or modules, torch or the export itself change; a second process, or the next start,
 loads the file (a fraction of a second) instead of exporting again (about two seconds).
 Texts are tokenized by the sentence-transformers model itself, so both backends read
 exactly the same tokens.
@@ -33,18 +33,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "medfaq" / "onnx"
 
 
-def model_key(model_dir: str | Path) -> str:
-    """A name for the export of the model in `model_dir`: it changes when any of the model's
-    files (their names, sizes or modification times), torch or this export change."""
+def model_key(model) -> str:
+    """A name for the export of `model` (a loaded SentenceTransformer): a digest of its
+    modules (their settings, as printed) and of every weight, with torch's version and this
+    export's. A model changed in any way, wherever it was loaded from, gets a new export."""
     import torch
 
-    digest = hashlib.sha256(f"v{EXPORT_VERSION} opset{OPSET} torch{torch.__version__}".encode())
-    root = Path(model_dir)
-    digest.update(str(root.resolve() if root.exists() else model_dir).encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else ():
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)} {stat.st_size} {stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:20]
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"v{EXPORT_VERSION} opset{OPSET} torch{torch.__version__}".encode())
+    digest.update(repr(model).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 class OnnxEmbedder:
@@ -56,11 +57,11 @@ class OnnxEmbedder:
         self.inputs = inputs
 
     @classmethod
-    def load(cls, model, model_dir: str | Path, cache_dir: Path, threads: int) -> OnnxEmbedder:
+    def load(cls, model, cache_dir: Path, threads: int) -> OnnxEmbedder:
         """The exported model from `cache_dir`, exported there first if it is not yet."""
         import onnxruntime as ort
 
-        path = Path(cache_dir) / f"{model_key(model_dir)}.onnx"
+        path = Path(cache_dir) / f"{model_key(model)}.onnx"
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1

@@ -1,16 +1,18 @@
 """The ONNX backend: the same vectors as torch, exported once into its cache, and torch when
 the export cannot be used."""
 
+import copy
 import logging
 import os
 import shutil
 
 import numpy as np
 import pytest
+import torch
 
 import ingest.onnx_model as onnx_model
 from bot.settings import Settings, SettingsError
-from ingest.embedding import Embedder, resolve_model
+from ingest.embedding import Embedder
 
 TEXTS = [
     "how long till meds + therapy kick in??",
@@ -83,15 +85,16 @@ def test_when_the_export_fails_torch_embeds_and_the_log_says_why(
     assert np.allclose(vectors, torch_embedder.embed(TEXTS[:1]), atol=1e-6)
 
 
-def test_the_export_name_changes_with_the_model_files(tmp_path):
-    model = tmp_path / "model"
-    shutil.copytree(resolve_model("bundled"), model)
+def test_the_export_name_changes_with_the_weights_and_the_modules(torch_embedder):
+    model = copy.deepcopy(torch_embedder.model)
     before = onnx_model.model_key(model)
-    assert onnx_model.model_key(model) == before
-    config = model / "config.json"
-    config.write_text(config.read_text() + "\n")
-    assert onnx_model.model_key(model) != before
-    assert onnx_model.model_key("some/hub-model") != onnx_model.model_key("other/hub-model")
+    assert onnx_model.model_key(torch_embedder.model) == before
+    with torch.no_grad():
+        next(model.parameters())[0, 0] += 1e-3
+    changed = onnx_model.model_key(model)
+    assert changed != before
+    model[1].pooling_mode = "max"  # the same weights, pooled another way
+    assert onnx_model.model_key(model) not in (before, changed)
 
 
 def test_no_partial_file_is_left_in_the_cache(exported):
