@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -115,13 +116,7 @@ class Embedder:
             # A few texts of a message (the whole of a long post, its parts, its questions):
             # one batch would pad every short part to the length of the whole, and attention
             # costs grow with the square of that length.
-            out = np.zeros((len(texts), 0), dtype=np.float32)
-            for group in length_groups([len(t) for t in texts]):
-                rows = self._forward([texts[i] for i in group])
-                if out.shape[1] == 0:
-                    out = np.zeros((len(texts), rows.shape[1]), dtype=np.float32)
-                out[group] = rows
-            return out
+            return self._in_groups(texts, length_groups([len(t) for t in texts]))
 
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         """Many texts (a corpus being ingested): in batches of similar lengths."""
@@ -137,14 +132,17 @@ class Embedder:
         from tqdm import tqdm
 
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[n : n + self.batch_size] for n in range(0, len(order), self.batch_size)]
+        return self._in_groups(texts, tqdm(batches, desc="Batches", disable=not progress))
+
+    def _in_groups(self, texts: list[str], groups: Iterable[list[int]]) -> np.ndarray:
+        """The vectors of `texts`, each group of indices through the model in one batch."""
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        starts = range(0, len(order), self.batch_size)
-        for start in tqdm(starts, desc="Batches", disable=not progress):
-            batch = order[start : start + self.batch_size]
-            rows = self._forward([texts[i] for i in batch])
+        for group in groups:
+            rows = self._forward([texts[i] for i in group])
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), rows.shape[1]), dtype=np.float32)
-            out[batch] = rows
+            out[group] = rows
         return out
 
     def _forward(self, texts: list[str]) -> np.ndarray:
