@@ -15,7 +15,7 @@ from bot.settings import BUNDLED_MODEL
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
 BACKENDS = ("onnx", "torch")
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("medfaq.embedding")  # a child of the app's logger: shown when served
 
 
 def resolve_model(name: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("medfaq.embedding")
 
 # Bump when the exported graph changes (its inputs, outputs or opset).
 EXPORT_VERSION = 1
@@ -135,4 +135,4 @@ def export(model, path: Path) -> None:
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)
-    log.info("exported the embedding model to %s", path)
+    log.info("exported the embedding model for ONNX Runtime to %s", path)
