@@ -1,7 +1,7 @@
 """Benchmark: `python -m evals.bench_answers` measures per-question latency side by side.
 
 Three contenders over the same questions, after warm-up, interleaved so that machine noise
-hits all three alike:
+hits them alike:
   floor     one query embedding with the bundled model, as the bot computes it (with ONNX
             Runtime unless MEDFAQ_EMBEDDING_BACKEND=torch), and for comparison with torch, as
             sentence-transformers and the recipe compute it;
