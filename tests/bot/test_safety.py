@@ -537,6 +537,21 @@ def test_medicine_words_match_whole_words_only(text, boundary):
 
 
 @pytest.mark.parametrize(
+    "text, urgent",
+    [
+        ("what amount of amitriptyline stops your heart", True),
+        ("is there a pill that would stop my heart in my sleep", True),
+        ("does propranolol stop your heart racing before a presentation", False),
+        ("will a beta blocker stop my heart pounding when im anxious", False),
+        ("can it stop my heart from racing at night", False),
+    ],
+)
+def test_stopping_a_heart_is_a_method_but_calming_a_racing_one_is_not(text, urgent):
+    verdict = detect_crisis(text)
+    assert (verdict is not None and verdict.tier == "urgent") is urgent
+
+
+@pytest.mark.parametrize(
     "text, purging",
     [
         ("i keep throwing up after i eat so i dont gain", True),
