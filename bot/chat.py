@@ -78,6 +78,7 @@ class Bot:
             s.risk_keyword_threshold,
             s.risk_neighbour_threshold,
             s.risk_neighbour_margin,
+            s.risk_rule_doubt,
         )
         # The articles' words and the lexicon's; not the question banks', which are typed as
         # people type ("theraphy"), typos included.

@@ -62,6 +62,9 @@ class RiskThresholds:
     # `neighbour_margin` than to any of its look-alikes, gets resources too (9.0: off).
     neighbour: float = 9.0
     neighbour_margin: float = 0.0
+    # Below this p(risk), an urgent phrase rule in a medication question gives the concern
+    # reply, not the urgent one ("can i drink one beer on prozac or will it kill me haha").
+    rule_doubt: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -255,15 +258,19 @@ def decide(
     head says so; the kind comes from the rule when it names one, else from the kind head.
     `medication()` tells whether the message asks about managing medication ("can I just stop
     my meds?"): with no rule behind it, such a message is never urgent on the classifier's
-    word alone. `danger_now()` tells whether it tells of danger now (means at hand, an attempt
+    word alone, and with an urgent rule behind it, it is urgent only when the classifier's
+    risk is at least `t.rule_doubt`. `danger_now()` tells whether it tells of danger now (means at hand, an attempt
     just made, a plan with its time): a flagged message that does is urgent. Both are asked
     only when they matter."""
     if rule is not None and rule.weak and (scores is None or scores.risk < t.keyword):
         rule = None
     if rule is None and (scores is None or (scores.risk < t.concern and not scores.near_risk(t))):
         return None
+    rule_urgent = rule is not None and rule.tier == "urgent"
+    if rule_urgent and scores is not None and scores.risk < t.rule_doubt and medication():
+        rule_urgent = False  # alarming words in a medication question the model reads as such
     urgent = (
-        (rule is not None and rule.tier == "urgent")
+        rule_urgent
         or (
             scores is not None
             and scores.risk >= t.keyword

@@ -69,6 +69,9 @@ class Settings:
     risk_keyword_threshold: float = 0.74
     risk_neighbour_threshold: float = 0.55
     risk_neighbour_margin: float = 0.15
+    # An urgent phrase rule in a medication question, with p(risk) below this: the concern
+    # reply (resources first, then the prescriber line), not the urgent one (evals/SAFETY.md).
+    risk_rule_doubt: float = 0.2
     max_input_chars: int = 2000
     feedback_dir: str = ""  # votes are stored only when this is set
     # How often a running app checks for a new index generation (seconds; 0: never).
