@@ -236,6 +236,11 @@ def test_being_hurt_is_abuse_but_hurtful_words_are_not(text, abuse):
     assert (verdict is not None and verdict.kind == "abuse") is abuse
 
 
+def urgent_by_rule(text: str) -> bool:
+    verdict = detect_crisis(text)
+    return verdict is not None and verdict.tier == "urgent"
+
+
 @pytest.mark.parametrize(
     ("text", "urgent"),
     [
@@ -247,8 +252,21 @@ def test_being_hurt_is_abuse_but_hurtful_words_are_not(text, abuse):
     ],
 )
 def test_pills_swallowed_as_they_write_are_an_attempt_now(text, urgent):
-    verdict = detect_crisis(text)
-    assert (verdict is not None and verdict.tier == "urgent") is urgent
+    assert urgent_by_rule(text) is urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        ("what amount of amitriptyline stops your heart", True),
+        ("is there a pill that would stop my heart in my sleep", True),
+        ("does propranolol stop your heart racing before a presentation", False),
+        ("will a beta blocker stop my heart pounding when im anxious", False),
+        ("can it stop my heart from racing at night", False),
+    ],
+)
+def test_stopping_a_heart_is_a_method_but_calming_a_racing_one_is_not(text, urgent):
+    assert urgent_by_rule(text) is urgent
 
 
 def test_asking_how_painful_a_death_by_some_means_is_seeks_a_method():
@@ -534,21 +552,6 @@ def test_medicines_named_in_passing_are_the_articles_question(text, boundary):
 )
 def test_medicine_words_match_whole_words_only(text, boundary):
     assert (detect_boundary(text) is not None) is boundary
-
-
-@pytest.mark.parametrize(
-    "text, urgent",
-    [
-        ("what amount of amitriptyline stops your heart", True),
-        ("is there a pill that would stop my heart in my sleep", True),
-        ("does propranolol stop your heart racing before a presentation", False),
-        ("will a beta blocker stop my heart pounding when im anxious", False),
-        ("can it stop my heart from racing at night", False),
-    ],
-)
-def test_stopping_a_heart_is_a_method_but_calming_a_racing_one_is_not(text, urgent):
-    verdict = detect_crisis(text)
-    assert (verdict is not None and verdict.tier == "urgent") is urgent
 
 
 @pytest.mark.parametrize(
