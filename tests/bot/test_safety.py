@@ -244,6 +244,23 @@ def urgent_by_rule(text: str) -> bool:
 @pytest.mark.parametrize(
     ("text", "urgent"),
     [
+        ("my twins got into my bag and ate a few of my wellbutrin", True),
+        ("my 18 month old chewed up one of grandpas heart pills", True),
+        ("our little boy swallowed like 10 of his gummy vitamins", True),
+        ("i took my sisters adderall by mistake", True),
+        ("my kids ate a few of the brownies i baked", False),
+        ("can my 10 year old take melatonin gummies to sleep", False),
+        ("my daughter took her adderall before school", False),
+        ("i took my adderall twice by accident, what now", False),
+    ],
+)
+def test_someone_elses_medicine_swallowed_is_a_poisoning(text, urgent):
+    assert urgent_by_rule(text) is urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
         ("im taking them one by one as i type this", True),
         ("swallowing the rest of my tablets one after another", True),
         ("i keep taking my pills one by one because i cant swallow them together", False),
