@@ -56,7 +56,6 @@ log = logging.getLogger("medfaq")
 _FLAG_LOOKBACK = 20
 # FAQs looked through for one on stopping medication; all of them in memory.
 STOPPING_POOL = 50
-_VECTOR_CACHE = 4096
 
 
 @dataclass(eq=False)  # a service object: compared and hashed by identity
@@ -360,24 +359,31 @@ class Bot:
         return vector / np.linalg.norm(vector)
 
     def _embed_all(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts`, remembered: the history is checked again at every turn, and
-        each earlier message was embedded when it was asked. Missing ones in one batch."""
+        """Vectors of `texts`, remembered (the latest `settings.vector_cache`): the history is
+        checked again at every turn, and each earlier message was embedded when it was asked;
+        a message's own texts are looked up again while it is answered. Missing ones in one
+        batch."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        wanted = list(dict.fromkeys(texts))
         with self._vectors_lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+            found = {t: self._vectors[t] for t in wanted if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = [t for t in wanted if t not in found]
         if missing:
             embedded = (
                 [self.retriever.embed(missing[0])]
                 if len(missing) == 1
                 else self.retriever.embedder.embed(missing)
             )
+            for text, vector in zip(missing, embedded, strict=True):
+                vector = np.asarray(vector, dtype=np.float32)
+                vector.flags.writeable = False  # shared between calls: nobody may change it
+                found[text] = vector
             with self._vectors_lock:
-                for text, vector in zip(missing, embedded, strict=True):
-                    vector = np.asarray(vector, dtype=np.float32)
-                    vector.flags.writeable = False  # shared between calls: nobody may change it
-                    self._vectors[text] = vector
-                while len(self._vectors) > _VECTOR_CACHE:
+                for text in missing:
+                    self._vectors[text] = found[text]
+                while len(self._vectors) > self.settings.vector_cache:
                     self._vectors.popitem(last=False)
-        with self._vectors_lock:
-            return np.stack([self._vectors[t] for t in texts])
+        return np.stack([found[t] for t in texts])

@@ -11,6 +11,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "MEDFAQ_"
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The fewest message vectors a process may remember: the texts of the messages being answered
+# at once (a message has a few: the whole, its parts, its questions in two wordings).
+MIN_VECTOR_CACHE = 256
 
 
 class SettingsError(ValueError):
@@ -73,6 +76,10 @@ class Settings:
     # reply (resources first, then the prescriber line), not the urgent one (evals/SAFETY.md).
     risk_rule_doubt: float = 0.2
     max_input_chars: int = 2000
+    # Message vectors each process remembers, the latest first: an earlier turn is checked for
+    # risk again at every later one, and a message's own texts are looked up again while it
+    # is answered (at least MIN_VECTOR_CACHE). 4096 vectors take 6 MB.
+    vector_cache: int = 4096
     feedback_dir: str = ""  # votes are stored only when this is set
     # How often a running app checks for a new index generation (seconds; 0: never).
     reload_seconds: float = 30.0
@@ -109,6 +116,10 @@ class Settings:
             values[name] = Path(values.get(name, getattr(cls, name))).expanduser()
         if values.get("search", "") not in ("", "index", "memory"):
             raise SettingsError(f"{ENV_PREFIX}SEARCH={values['search']!r}: use index or memory")
+        if values.get("vector_cache", MIN_VECTOR_CACHE) < MIN_VECTOR_CACHE:
+            raise SettingsError(
+                f"{ENV_PREFIX}VECTOR_CACHE={values['vector_cache']}: at least {MIN_VECTOR_CACHE}"
+            )
         if values.get("embedding_backend", "onnx") not in ("onnx", "torch"):
             raise SettingsError(
                 f"{ENV_PREFIX}EMBEDDING_BACKEND={values['embedding_backend']!r}: use onnx or torch"

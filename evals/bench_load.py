@@ -42,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.settings import MIN_VECTOR_CACHE
 from evals.load_report import Outcome, classify, log_findings, report_lines, summarize
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -243,10 +244,11 @@ def index_snapshot(url: str, name: str = "medfaq") -> dict:
     return {"pointers": pointers, "counts": dict(sorted(counts.items()))}
 
 
-def start_app(port: int, chroma_url: str, log: Path) -> subprocess.Popen:
+def start_app(port: int, chroma_url: str, log: Path, vector_cache: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "MEDFAQ_CHROMA_URL": chroma_url,
+        "MEDFAQ_VECTOR_CACHE": str(vector_cache),
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
     }
@@ -290,6 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240.0, help="start-up limit, seconds")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
+        "--vector-cache", type=int, default=MIN_VECTOR_CACHE,
+        help="message vectors each app remembers (MEDFAQ_VECTOR_CACHE). The default, the "
+        "fewest allowed, is far below the texts of the traffic's 800 or so messages, each "
+        "asked again and again: every message is embedded afresh, as fresh traffic is. With "
+        "the apps' own default (4096) they remember them all, and after the first pass "
+        "the run measures answering without the model",
+    )  # fmt: skip
+    parser.add_argument(
         "--api", choices=sorted(APIS), default="chat",
         help="chat: Gradio's /chat API (queue and event stream); answer: POST /api/answer",
     )  # fmt: skip
@@ -322,7 +332,10 @@ def main(argv: list[str] | None = None) -> int:
             before = index_snapshot(server.url)
             ports = [free_port(), free_port()]
             logs = [folder / f"app{n}.log" for n in range(2)]
-            apps = [start_app(p, server.url, log) for p, log in zip(ports, logs, strict=True)]
+            apps = [
+                start_app(p, server.url, log, args.vector_cache)
+                for p, log in zip(ports, logs, strict=True)
+            ]
             bases = [f"http://127.0.0.1:{p}/" for p in ports]
             for base, app, log in zip(bases, apps, logs, strict=True):
                 if wait_healthy(base, app, args.timeout) is None:
@@ -354,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         report.update(
             clients=args.clients,
             api=args.api,
+            vector_cache=args.vector_cache,
             health_during=marks["health_during"],
             health_after=health_after,
             index_before=before,

@@ -113,7 +113,12 @@ def log_findings(log: Path) -> dict:
 def report_lines(r: dict) -> list[str]:
     lines = [
         f"{r['clients']} clients for {r['seconds']:.0f} s against 2 apps: {r['requests']} calls,"
-        f" {r['throughput_rps']} answered/s, latency p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms",
+        f" {r['throughput_rps']} answered/s, latency p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms"
+        + (
+            f" (each app remembers {r['vector_cache']} message vectors)"
+            if "vector_cache" in r
+            else ""
+        ),
         f"outage: Chroma stopped at {r['outage']['stopped_at']} s, answering again at"
         f" {r['outage']['answering_again_at']} s",
     ]

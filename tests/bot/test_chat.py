@@ -10,6 +10,7 @@ from bot import replies, safety
 from bot.evidence import tokenize
 from bot.lexicon import lay_term_words
 from bot.retrieval import HybridRetriever
+from bot.settings import MIN_VECTOR_CACHE, Settings, SettingsError
 from tests.conftest import ARTICLE
 
 FAQS = re.findall(r"^### (\d+)\. (.+)$", ARTICLE.read_text(encoding="utf-8"), re.M)
@@ -399,6 +400,32 @@ def test_pills_taken_with_alcohol_get_the_urgent_reply_with_poison_help(bot, mes
 def test_asking_about_pills_with_alcohol_gets_the_prescriber_not_a_crisis_reply(bot, message):
     answer = bot.ask(message)
     assert answer.risk is None and answer.mode == "boundary"
+
+
+def test_message_vectors_are_remembered_up_to_the_setting_the_latest_first(bot, monkeypatch):
+    """MEDFAQ_VECTOR_CACHE bounds what a process remembers; a vector looked up again counts
+    as the latest, and one forgotten is embedded again when it is needed."""
+    from bot.chat import Bot
+
+    settings = dataclasses.replace(bot.settings, vector_cache=MIN_VECTOR_CACHE)
+    small = Bot(bot.retriever, bot.sources, settings, bot.risk_model)
+    embedded = []
+    embed = bot.retriever.embedder.embed
+    monkeypatch.setattr(
+        bot.retriever, "embed", lambda text: embedded.append(text) or embed([text])[0]
+    )
+    texts = [f"question {i} about therapy" for i in range(MIN_VECTOR_CACHE + 10)]
+    for text in texts:
+        small._embed_all([text])
+    assert len(small._vectors) == MIN_VECTOR_CACHE and len(embedded) == len(texts)
+    small._embed_all([texts[10]])  # the oldest one kept, looked up: now the latest
+    small._embed_all(["one more question"])
+    assert len(embedded) == len(texts) + 1  # only the new one was embedded
+    small._embed_all([texts[10]])
+    small._embed_all([texts[11]])  # the oldest after the lookup: forgotten, embedded again
+    assert embedded[-1] == texts[11] and len(embedded) == len(texts) + 2
+    with pytest.raises(SettingsError, match="VECTOR_CACHE=10: at least"):
+        Settings.from_env({"MEDFAQ_VECTOR_CACHE": "10"})
 
 
 def test_a_question_in_lay_words_is_searched_in_the_articles_words_too(bot):
