@@ -135,7 +135,14 @@ class Bot:
             )
             sources: Mapping[str, str] = CorpusTexts(settings.corpus_dir)
         else:
-            retriever = load_retriever(generation, embedder, background, settings.background_mask)
+            # A local folder cannot go down: its passages are ranked in the process.
+            retriever = load_retriever(
+                generation,
+                embedder,
+                background,
+                settings.background_mask,
+                passages_in_process=not settings.chroma_url,
+            )
             documents, _ = load_corpus(settings.corpus_dir)
             sources = {d.source: d.text for d in documents}
         model = bundled_model()

@@ -40,7 +40,11 @@ from bot.types import BankQuestion, Chunk, Hit
 class Retriever:
     """Hybrid retrieval over one index generation, held in memory: every passage, sentence
     vector and bank question is read once. Safe to share between threads: after
-    construction nothing is mutated. (bot/index_search.py asks Chroma instead.)"""
+    construction nothing is mutated. (bot/index_search.py asks Chroma instead.)
+
+    `passages_in_process`: the passages are ranked here, by their vectors, instead of by a
+    query to `collection`. For a local folder, which cannot go down, that saves a query per
+    question; with a server, the query is what tells an app that the server is down."""
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class Retriever:
         bank: Sequence[tuple[BankQuestion, np.ndarray]] = (),
         background: Sequence[tuple[str, np.ndarray]] = (),
         background_mask: float = 0.7,
+        passages_in_process: bool = False,
     ):
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
@@ -62,6 +67,10 @@ class Retriever:
         )
         self.collection = collection
         self.embedder = embedder
+        self.passages_in_process = passages_in_process
+        self._passage_vectors = (
+            np.stack([vectors[c.id] for c in chunks]) if chunks else np.zeros((0, 0), np.float32)
+        )
         self._keywords = KeywordIndex.build([passage_tokens(c) for c in chunks])
         self._faqs = [c for c in chunks if c.kind == "faq" and c.question]
         self._faq_vectors = (
@@ -163,6 +172,11 @@ class Retriever:
         return len(found | (words & known)) / len(words) if words else 0.0
 
     def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
+        """The `n` passages most similar to the query: chunk id -> cosine similarity."""
+        if self.passages_in_process:
+            sims = self._passage_vectors @ vector
+            top = np.argsort(-sims, kind="stable")[:n]
+            return {self.chunks[i].id: float(sims[i]) for i in top}
         got = self.collection.query(
             query_embeddings=[vector], n_results=min(n, len(self.chunks)), include=["distances"]
         )
@@ -213,10 +227,15 @@ def to_document(hit: Hit) -> Document:
 
 
 def load_retriever(
-    generation, embedder, background: tuple[str, ...] = (), background_mask: float = 0.7
+    generation,
+    embedder,
+    background: tuple[str, ...] = (),
+    background_mask: float = 0.7,
+    passages_in_process: bool = False,
 ) -> Retriever:
-    """Read one index generation (records and vectors) into a Retriever that searches its
-    passage collection; `background`: the background questions (read_background)."""
+    """Read one index generation (records and vectors) into a Retriever (which ranks its
+    passages itself, or asks their collection: see Retriever); `background`: the background
+    questions (read_background)."""
     from ingest.records import bank_from_records, chunks_from_records
 
     got = generation.get(include=["documents", "metadatas", "embeddings"])
@@ -236,4 +255,5 @@ def load_retriever(
         bank,
         embed_background(embedder, background),
         background_mask,
+        passages_in_process,
     )

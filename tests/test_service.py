@@ -119,6 +119,9 @@ def test_a_failed_reload_keeps_the_old_bot_serving_and_is_logged_once(
 def test_a_bot_whose_generation_was_dropped_reloads_and_answers(local, embedder):
     settings, service = local
     old = service.bot
+    # As with a server: each question asks the collection for its passages (a local folder's
+    # Bot ranks them itself, and would answer from its own copy until the next reload).
+    old.retriever.passages_in_process = False
     add_article(settings, embedder)  # the first generation becomes "previous"
     add_article(settings, embedder, "more.md", JOURNALING.replace("Journaling", "More"))
     with pytest.raises(NotFoundError):  # ... and is dropped by the second flip
@@ -172,6 +175,7 @@ def flaky(make_settings, small_corpus, embedder):
     bot = Bot.build(settings, embedder=embedder, index=index)
     outage = Outage()
     bot.retriever.collection = FlakyCollection(bot.retriever.collection, outage)
+    bot.retriever.passages_in_process = False  # as with a server: every question asks it
     return BotService(bot, FlakyIndex(index, outage)), outage
 
 

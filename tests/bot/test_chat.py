@@ -428,6 +428,17 @@ def test_message_vectors_are_remembered_up_to_the_setting_the_latest_first(bot, 
         Settings.from_env({"MEDFAQ_VECTOR_CACHE": "10"})
 
 
+def test_a_local_folder_ranks_passages_in_process_as_chroma_does(bot, monkeypatch):
+    r = bot.retriever
+    assert r.passages_in_process  # the bot fixture's index is a local folder
+    vector = bot._embed("how long until therapy and meds start working")
+    mine = r._dense(vector, 10)
+    monkeypatch.setattr(r, "passages_in_process", False)
+    theirs = r._dense(vector, 10)
+    assert list(mine) == list(theirs)
+    assert max(abs(mine[i] - theirs[i]) for i in mine) < 1e-5
+
+
 def test_a_question_in_lay_words_is_searched_in_the_articles_words_too(bot):
     """ "pills plus counselling" is searched both as typed and as "medication plus therapy":
     the first citation comes from the FAQ on combining them, not from the one on which is
