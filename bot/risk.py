@@ -254,7 +254,7 @@ def decide(
     danger_now: Callable[[], bool] = lambda: False,
 ) -> Risk | None:
     """The rules and the classifier each may flag (a weak rule only with the classifier's
-    support); the tier is urgent when a rule for plans, means or attempts fired or the urgency
+    support: p(risk) at least `t.keyword`, or a risk exemplar close by); the tier is urgent when a rule for plans, means or attempts fired or the urgency
     head says so; the kind comes from the rule when it names one, else from the kind head.
     `medication()` tells whether the message asks about managing medication ("can I just stop
     my meds?"): with no rule behind it, such a message is never urgent on the classifier's
@@ -262,7 +262,8 @@ def decide(
     risk is at least `t.rule_doubt`. `danger_now()` tells whether it tells of danger now (means at hand, an attempt
     just made, a plan with its time): a flagged message that does is urgent. Both are asked
     only when they matter."""
-    if rule is not None and rule.weak and (scores is None or scores.risk < t.keyword):
+    leans = scores is not None and (scores.risk >= t.keyword or scores.near_risk(t))
+    if rule is not None and rule.weak and not leans:
         rule = None
     if rule is None and (scores is None or (scores.risk < t.concern and not scores.near_risk(t))):
         return None

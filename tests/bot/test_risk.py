@@ -60,6 +60,18 @@ def test_a_weak_rule_needs_the_classifier_to_lean_towards_risk():
     assert decide(WEAK, None, T) is None
 
 
+def test_a_weak_rule_counts_too_when_the_exemplars_flag_the_message():
+    """A message close to one of the project's risk messages leans to risk however low its
+    probability: a weak means rule then makes it urgent ("what floor do you need to jump
+    from for it to be certain")."""
+    means = safety.Verdict("crisis", "crisis.means", tier="urgent", weak=True)
+    t = dataclasses.replace(T, neighbour=0.8, neighbour_margin=0.1)
+    near = RiskScores(0.1, 0.0, "self", neighbours=((0.85, 0.5),))
+    far = RiskScores(0.1, 0.0, "self", neighbours=((0.85, 0.8),))  # as close to a look-alike
+    assert decide(means, near, t) == Risk("urgent", "self", rule="crisis.means")
+    assert decide(means, far, t) is None
+
+
 def test_urgent_comes_from_an_urgent_rule_or_the_urgency_head():
     assert decide(URGENT_RULE, scores(0.9, urgent=0.0), T).tier == "urgent"
     assert decide(None, scores(0.9, urgent=0.5), T).tier == "urgent"
