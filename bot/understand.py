@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.evidence import STOPWORDS, tokenize
 from bot.lexicon import ANSWER_TYPES, load_lexicon
+from bot.spelling import everyday_english
 
 LONG_CHARS, LONG_SENTENCES = 250, 3  # a message past either is a post with questions inside
 SHORT_WORDS = 5  # this short and without a verb, a question leans on the last
@@ -180,6 +181,27 @@ def stands_alone(question: str) -> bool:
     )
 
 
+def leans_on(question: str, earlier: str) -> bool:
+    """True when a short question names no subject of its own and the earlier message names
+    one: "how long before i feel anything" after "my doc put me on lexapro" asks about lexapro.
+    A word that is not everyday English is a name the lexicon does not know ("talkspace"): the
+    question has a subject of its own.
+
+    >>> leans_on("how long before i feel anything", "my doc put me on lexapro")
+    True
+    >>> leans_on("is it cheaper on talkspace", "is online therapy ok"), leans_on("is zoloft safe", "i'm on lexapro")
+    (False, False)
+    """
+    lex = load_lexicon()
+    words = re.findall(r"[a-z]+", _normalise(question))
+    return (
+        0 < len(words) <= PRONOUN_WORDS
+        and all(everyday_english(w) for w in words if w not in STOPWORDS)
+        and not lex.find(question)
+        and bool(lex.find(earlier))
+    )
+
+
 def rewrite_follow_up(question: str, earlier: str) -> str | None:
     """The earlier question with its subject swapped for the follow-up's, when the follow-up
     only names a new subject; None when it asks something new, or nothing matches.
@@ -247,7 +269,12 @@ def understand(message: str, history: Sequence[str] = ()) -> Understood:
     query = questions[0] if questions else ""
     kind = answer_type(query)
     earlier = _earlier(history)
-    follow_up = bool(query) and earlier is not None and not is_long(message) and is_follow_up(query)
+    follow_up = (
+        bool(query)
+        and earlier is not None
+        and not is_long(message)
+        and (is_follow_up(query) or leans_on(query, earlier))
+    )
     rewritten = None
     if follow_up:
         rewritten = rewrite_follow_up(query, earlier)

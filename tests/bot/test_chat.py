@@ -86,6 +86,23 @@ def test_how_long_until_that_works_is_about_the_earlier_question(bot):
     assert re.search(r"\d+-\d+ weeks", follow.citations[0].quote)  # a time frame, first
 
 
+@pytest.mark.parametrize(
+    ("earlier", "follow_up", "expected"),
+    [
+        ("my doc just put me on lexapro", "how long before i feel anything", r"\d+-\d+ weeks"),
+        ("been seeing a therapist for 2 months", "how often should i be going", r"weekly"),
+    ],
+)
+def test_a_question_without_a_subject_is_about_what_the_earlier_message_named(
+    bot, earlier, follow_up, expected
+):
+    assert bot.ask(follow_up).abstained  # alone it could be about anything
+    follow = bot.ask(follow_up, [earlier])
+    assert follow.mode in ("faq", "passages")
+    assert re.search(expected, follow.citations[0].quote)  # what was asked, first
+    assert_citations_verbatim(bot, follow)
+
+
 def test_a_self_contained_question_ignores_the_history(bot):
     answer = bot.ask("Are there side effects when using both?", ["What helps with OCD?"])
     assert answer.mode == "faq" and "nausea" in answer.citations[0].quote

@@ -520,6 +520,33 @@ def test_a_follow_up_that_was_not_rewritten_leaves_the_earlier_subject_in_place(
     assert got.query == "how long does lexapro take to work"
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("how long before i feel anything", "my doc put me on lexapro"),
+        ("where do i even start", "got diagnosed with depression yesterday"),
+        ("how often should i be going", "been seeing a therapist for 2 months"),
+    ],
+)
+def test_a_question_without_a_subject_leans_on_an_earlier_statement(question, earlier):
+    got = understand(question, [earlier])
+    assert (got.query, got.follow_up, got.rewritten) == (question, True, False)
+
+
+@pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("how long before i feel anything", "hi, hope ur having a good day"),  # no subject
+        ("which is cheaper, talkspace or betterhelp", "is online therapy ok"),  # names its own
+        ("how long does it take to feel better after starting cbt", "im on lexapro"),
+    ],
+)
+def test_a_question_with_its_own_subject_or_nothing_to_lean_on_is_not_a_follow_up(
+    question, earlier
+):
+    assert not understand(question, [earlier]).follow_up
+
+
 def test_without_history_nothing_is_a_follow_up():
     got = understand("and for ocd?")
     assert (got.query, got.follow_up, got.rewritten) == ("and for ocd?", False, False)
@@ -600,13 +627,15 @@ def test_a_message_that_is_not_only_an_acknowledgement_is_kept_whole(message):
     assert without_acknowledgements(message) == message
 
 
-def test_an_acknowledged_question_is_answered_as_asked_not_as_a_follow_up():
+def test_an_acknowledged_question_is_answered_as_asked():
     got = understand(
         "ok cool. how long before i see a difference", ["can i see a therapist on lexapro"]
     )
-    assert (got.query, got.answer_type, got.follow_up) == (
+    # It names no subject of its own: it leans on the earlier question, without rewriting it.
+    assert (got.query, got.answer_type, got.follow_up, got.rewritten) == (
         "how long before i see a difference",
         "duration",
+        True,
         False,
     )
 
