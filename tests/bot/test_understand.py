@@ -539,6 +539,8 @@ def test_a_question_without_a_subject_leans_on_an_earlier_statement(question, ea
         ("how long before i feel anything", "hi, hope ur having a good day"),  # no subject
         ("which is cheaper, talkspace or betterhelp", "is online therapy ok"),  # names its own
         ("how long does it take to feel better after starting cbt", "im on lexapro"),
+        # Longer than a follow-up is: it carries its own context.
+        ("what should i do if i still feel nothing after a couple of months", "im on lexapro"),
     ],
 )
 def test_a_question_with_its_own_subject_or_nothing_to_lean_on_is_not_a_follow_up(
