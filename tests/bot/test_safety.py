@@ -223,6 +223,24 @@ def test_school_and_research_talk_about_someone_else_is_at_most_a_keyword(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "strong"),
+    [
+        ("lots of suicidal thoughts lately and idk who to tell", True),
+        ("the suicidal thoughts came back when i lowered my dose", True),
+        ("who can i talk to about suicidal thoughts without getting locked up", True),
+        ("im a nurse, how do i ask patients about suicidal thoughts without scaring them", False),
+        ("does prozac raise suicidal thoughts in teens", False),
+        ("the leaflet says to watch for suicidal thoughts in the first month", False),
+    ],
+)
+def test_suicidal_thoughts_someone_has_are_strong_but_the_topic_is_a_keyword(text, strong):
+    """Asking patients about, watching for, or a medicine raising suicidal thoughts is a
+    topic: the weak keyword, which needs the classifier's support."""
+    verdict = detect_crisis(text)
+    assert verdict is not None and verdict.weak is not strong
+
+
+@pytest.mark.parametrize(
     ("text", "abuse"),
     [
         ("he really hurt me last night", True),
