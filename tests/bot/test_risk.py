@@ -240,6 +240,20 @@ def test_wanting_to_die_in_another_language_is_about_the_writer(shipped, text):
     assert risk is not None and risk.kind == "self"
 
 
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        ("lost custody today. does carbon monoxide hurt", True),
+        ("nobody would care anyway. how long can you survive in freezing water", True),
+        ("does cold water therapy work for depression, like ice baths", None),
+        ("does hypothermia hurt? my kid asked after watching titanic", None),
+    ],
+)
+def test_a_means_question_after_distress_is_urgent_but_not_a_curious_one(shipped, text, urgent):
+    risk = shipped(text)
+    assert (risk.urgent if risk is not None else None) is urgent
+
+
 def test_an_overdose_in_plain_words_is_urgent_with_poison_help(shipped):
     risk = shipped("i swallowed the rest of the bottle of my sleeping tablets about ten min ago")
     assert risk is not None and risk.urgent and risk.overdose

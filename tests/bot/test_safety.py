@@ -241,6 +241,45 @@ def test_suicidal_thoughts_someone_has_are_strong_but_the_topic_is_a_keyword(tex
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "lost custody today. does carbon monoxide hurt",
+        "how long can someone survive in freezing water",
+        "is a belt strong enough to hold someone",
+        "will a cord from the blinds hold my weight",
+    ],
+)
+def test_asking_whether_a_means_hurts_works_or_holds_is_a_weak_means_rule(text):
+    """Needs the classifier's support: "does cold water therapy work" matches too."""
+    verdict = detect_crisis(text)
+    assert verdict is not None and (verdict.rule, verdict.tier, verdict.weak) == (
+        "crisis.means",
+        "urgent",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("would a bag over the head work", "crisis.method"),
+        ("bag over my head with duct tape round the neck, is that how", "crisis.method"),
+        ("i already swallowed them. please dont tell anyone", "crisis.method"),
+        ("since she passed i just want to go be with her", "crisis.passive"),
+        ("after my son died i keep wanting to join him", "crisis.passive"),
+        ("should i breathe into a paper bag over my head when i hyperventilate", None),
+        ("i want to put a bag over my head and hide after that presentation lol", None),
+        ("i took my meds late today, dont tell my mom", None),
+        ("my mom passed away and i wish i could be with her for one more day", None),
+        ("my dad died last year, i want to be with my family more", None),
+    ],
+)
+def test_a_bag_over_the_head_a_secret_swallowing_and_joining_the_dead(text, rule):
+    verdict = detect_crisis(text)
+    assert (verdict.rule if verdict is not None and not verdict.weak else None) == rule
+
+
+@pytest.mark.parametrize(
     ("text", "abuse"),
     [
         ("he really hurt me last night", True),
