@@ -397,6 +397,8 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
         "hes outside my door again and my mum isnt home",
         "my stepdad is hitting my mum in the kitchen right now",
         "the knot is tied and the stool is ready",
+        "he called to say goodbye and hes got his hunting rifle with him",
+        "ive got my grandads shotgun in the wardrobe",
     ],
 )
 def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
@@ -416,6 +418,7 @@ def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(te
         "my friends say theyre here for me whenever i need them",
         "shes coming back from uni for christmas",
         "someone put something in my drink at a party last year",
+        "i have a gun license and go to the range on weekends",
     ],
 )
 def test_ordinary_plans_and_times_tell_no_danger(text):
