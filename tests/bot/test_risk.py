@@ -254,6 +254,32 @@ def test_a_means_question_after_distress_is_urgent_but_not_a_curious_one(shipped
     assert (risk.urgent if risk is not None else None) is urgent
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i had about 30 of my gabapentin with a few beers",
+        "i od'd on my adhd meds and my heart is pounding",
+        "emptied the pill organizer into my mouth",
+    ],
+)
+def test_an_overdose_told_by_number_or_as_just_done_is_urgent_with_poison_help(shipped, text):
+    risk = shipped(text)
+    assert risk is not None and risk.urgent and risk.overdose
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i took 20 mg lexapro this morning, is that a normal dose",
+        "had 25 mg of my seroquel last night and slept 12 hours",
+        "i overdosed when i was 16, would therapy help with the shame now",
+    ],
+)
+def test_a_dose_in_milligrams_or_an_overdose_long_past_is_not_urgent(shipped, text):
+    risk = shipped(text)
+    assert risk is None or not risk.urgent
+
+
 def test_an_overdose_in_plain_words_is_urgent_with_poison_help(shipped):
     risk = shipped("i swallowed the rest of the bottle of my sleeping tablets about ten min ago")
     assert risk is not None and risk.urgent and risk.overdose
