@@ -679,3 +679,23 @@ def test_wanting_to_overdose_or_asking_if_one_can_is_a_strong_rule(text, rule):
 def test_overdosing_on_something_harmless_is_at_most_a_keyword():
     verdict = detect_crisis("im gonna overdose on chocolate this weekend lol")
     assert verdict is None or verdict.weak
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("which is less painful, pills or jumping", "crisis.method"),
+        ("is hanging quicker than an overdose", "crisis.method"),
+        ("is it true that cutting vertically is worse", "crisis.method"),
+        ("i mixed bleach and stuff and im gonna drink it", "crisis.method"),
+        ("popped a handful of xans and some percs. whatever happens happens", "crisis.method"),
+        ("which is less painful, waxing or threading", None),
+        ("is therapy or pills quicker for anxiety", None),
+        ("cut the carrots vertically for the stew", None),
+        ("my dog drank some of the bleach water, is he going to be ok", None),
+        ("jumped off a cliff into the lake with my friends, my ear still hurts", None),
+    ],
+)
+def test_methods_weighed_cut_along_a_vein_poison_meant_to_be_drunk_and_street_names(text, rule):
+    verdict = detect_crisis(text)
+    assert (verdict.rule if verdict is not None and not verdict.weak else None) == rule
