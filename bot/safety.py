@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -130,6 +131,7 @@ def _patterns() -> dict:
         "ingestion": re.compile("|".join(f"(?:{expand(p)})" for p in data["ingestion"])),
         "taken": re.compile("|".join(f"(?:{expand(p)})" for p in data["taken"])),
         "imminent": re.compile("|".join(f"(?:{expand(p)})" for p in data["imminent"])),
+        "distress": re.compile("|".join(f"(?:{expand(p)})" for p in data["distress"])),
     }
 
 
@@ -276,7 +278,17 @@ def detect_crisis(text: str) -> Verdict | None:
         for rx in p["exclusions"]:
             form = rx.sub(" ~ ", form)
         forms.append(form)
-    return _first_match(p["crisis"], tuple(forms))
+    verdict = _first_match(p["crisis"], tuple(forms))
+    # A question about means beside a distressing event or feeling ("got dumped today. how
+    # tall does a building need to be") needs no classifier to back it.
+    if (
+        verdict is not None
+        and verdict.weak
+        and verdict.tier == "urgent"
+        and any(p["distress"].search(form) for form in forms)
+    ):
+        return dataclasses.replace(verdict, weak=False)
+    return verdict
 
 
 def mentions_ingestion(text: str) -> bool:

@@ -243,7 +243,7 @@ def test_suicidal_thoughts_someone_has_are_strong_but_the_topic_is_a_keyword(tex
 @pytest.mark.parametrize(
     "text",
     [
-        "lost custody today. does carbon monoxide hurt",
+        "does carbon monoxide hurt",
         "how long can someone survive in freezing water",
         "is a belt strong enough to hold someone",
         "will a cord from the blinds hold my weight",
@@ -679,6 +679,24 @@ def test_wanting_to_overdose_or_asking_if_one_can_is_a_strong_rule(text, rule):
 def test_overdosing_on_something_harmless_is_at_most_a_keyword():
     verdict = detect_crisis("im gonna overdose on chocolate this weekend lol")
     assert verdict is None or verdict.weak
+
+
+@pytest.mark.parametrize(
+    ("text", "strong"),
+    [
+        ("got dumped today. how tall does a building need to be", True),
+        ("failed my exams again and im so done. does carbon monoxide hurt", True),
+        ("lost my job, how much insulin would put someone in a coma", True),
+        ("how tall does a building need to be to count as a skyscraper", False),
+        ("how much insulin would put someone in a coma", False),
+    ],
+)
+def test_a_means_question_beside_a_distressing_event_needs_no_classifier(text, strong):
+    """A means question alone is weak (it is asked for ordinary reasons too); told beside a
+    loss or a feeling of being done, it stands on its own."""
+    verdict = detect_crisis(text)
+    assert verdict is not None and (verdict.rule, verdict.tier) == ("crisis.means", "urgent")
+    assert verdict.weak is not strong
 
 
 @pytest.mark.parametrize(
