@@ -435,6 +435,8 @@ def test_a_report_of_pills_already_taken_is_not_a_medication_question(text, asks
         "the knot is tied and the stool is ready",
         "he called to say goodbye and hes got his hunting rifle with him",
         "ive got my grandads shotgun in the wardrobe",
+        "i just took everything in my nightstand drawer",
+        "he said hell kill me if i tell and hes home in 20 mins",
     ],
 )
 def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(text):
@@ -455,6 +457,8 @@ def test_danger_now_is_read_in_means_at_hand_a_fresh_attempt_and_a_timed_plan(te
         "shes coming back from uni for christmas",
         "someone put something in my drink at a party last year",
         "i have a gun license and go to the range on weekends",
+        "i took everything off my to do list today",
+        "i just took everything personally after the session",
     ],
 )
 def test_ordinary_plans_and_times_tell_no_danger(text):
