@@ -117,6 +117,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             "asks": compile_(data["asks"], re.I),
             "opens_ask": compile_(data["opens_ask"], re.I),
             "follow_up_openers": re.compile(rf"^(?:{acks} (?:, )?)*{openers}"),
+            "follow_up_closers": re.compile(rf"{_alternation(data['follow_up_closers'])}$"),
             "acknowledgement": re.compile(rf"^(?:(?:{acks}) ?,? ?)+$"),
             "every": compile_(["%EVERY%"], re.I),
             "place_names": compile_(data["place_names"]),

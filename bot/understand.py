@@ -147,6 +147,8 @@ def is_follow_up(question: str) -> bool:
 
     >>> is_follow_up("And what about side effects?"), is_follow_up("What are the side effects of therapy?")
     (True, False)
+    >>> is_follow_up("how big of a difference tho"), is_follow_up("is cbt better for ocd though")
+    (True, False)
     """
     lex, text = load_lexicon(), _normalise(question)
     if lex.phrases["follow_up_openers"].match(text.replace(" ,", "")):
@@ -154,6 +156,8 @@ def is_follow_up(question: str) -> bool:
     words = re.findall(r"[a-z0-9]+", text)
     if not words or len(words) > PRONOUN_WORDS:
         return False
+    if lex.phrases["follow_up_closers"].search(" ".join(words)):
+        return not stands_alone(question)  # "how big of a difference tho"
     if not tokenize(" ".join(words)):
         return True  # "is it safe?", "which is better?"
     if _PRONOUNS & set(words) and (len(words) <= SHORT_WORDS or len(lex.find(question)) <= 1):

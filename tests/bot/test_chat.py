@@ -270,6 +270,13 @@ def test_the_question_inside_a_long_personal_post_is_answered(bot):
     assert_citations_verbatim(bot, answer)
 
 
+def test_a_follow_up_ending_in_tho_leans_on_the_earlier_question(bot):
+    answer = bot.ask(
+        "how big of a difference tho", ["any studies showing the combo beats just one of them"]
+    )
+    assert answer.mode == "passages" and answer.citations
+
+
 def test_an_elliptical_follow_up_swaps_the_subject_of_the_earlier_question(bot):
     answer = bot.ask("what about ocd", ["how does therapy help with ptsd"])
     assert answer.citations and "OCD" in answer.citations[0].quote

@@ -350,6 +350,9 @@ FOLLOW_UPS = [
     "which is better?",
     "why?",
     "zoloft?",
+    "how big of a difference tho",
+    "like roughly a month or way longer?",
+    "ok and which one is cheaper then",
 ]
 NOT_FOLLOW_UPS = [
     "What are the side effects of therapy?",
@@ -361,6 +364,7 @@ NOT_FOLLOW_UPS = [
     "Can medication and therapy be used at the same time?",
     "does cbt help with panic attacks",
     "what conditions benefit most from both",
+    "is cbt better for ocd though",
     "",
 ]
 
