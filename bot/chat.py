@@ -192,8 +192,9 @@ class Bot:
         questions = self._questions(understood)
         # One forward pass for everything this message needs embedded: the rows the risk
         # check reads (the whole message, including any part past the cut, and its parts
-        # when long) and the question(s) to retrieve with, also in the articles' words.
-        queries = [q.query for q in questions]
+        # when long) and the question(s) to retrieve with and what they lean on in a long
+        # post, also in the articles' words.
+        queries = [q.query for q in questions] + [q.context for q in questions if q.context]
         self._embed_all([*self._risk_rows(raw), *queries, *map(in_article_words, queries)])
         risk = self.assess(raw)
         if risk is not None:
@@ -237,8 +238,8 @@ class Bot:
         if len(understood.questions) < 2 or understood.follow_up:
             return [self._spelt(understood)]
         return [
-            self._spelt(dataclasses.replace(understood, query=q, questions=(q,)))
-            for q in understood.questions
+            self._spelt(dataclasses.replace(understood, query=q, questions=(q,), contexts=(c,)))
+            for q, c in zip(understood.questions, understood.contexts, strict=True)
         ]
 
     def _answer(self, understood: Understood, asked: Understood, history: Sequence[str]) -> Answer:
@@ -257,8 +258,13 @@ class Bot:
         return verify_citations(answer, self.sources)
 
     def _spelt(self, understood: Understood) -> Understood:
-        """The question with its misspelt words spelt as the articles spell them."""
-        return dataclasses.replace(understood, query=self.speller.correct(understood.query))
+        """The question (and what it leans on in its post) spelt as the articles spell them."""
+        correct = self.speller.correct
+        return dataclasses.replace(
+            understood,
+            query=correct(understood.query),
+            contexts=tuple(correct(c) if c else "" for c in understood.contexts),
+        )
 
     def route(
         self, understood: Understood, asked: Understood, history: Sequence[str] = ()
@@ -268,8 +274,13 @@ class Bot:
         could not be rewritten is retrieved with the earlier question blended in: its words
         join the keyword query and its embedding is added with `context_weight`."""
         query = understood.query
-        context = context_turn(history) if history and asked.follow_up else None
-        context = self.speller.correct(context) if context else None
+        # What it leans on: the earlier turn, or the sentences before it in a long post (told
+        # rather than asked, so they weigh less).
+        if history and asked.follow_up:
+            context, weight = context_turn(history), self.settings.context_weight
+            context = self.speller.correct(context) if context else None
+        else:  # spelt already, with the question
+            context, weight = understood.context or None, self.settings.post_context_weight
         boundary = safety.detect_boundary(query)
         if boundary is None and not understood.rewritten:
             boundary = stopping_in_context(query, context)
@@ -282,7 +293,7 @@ class Bot:
             and not understood.rewritten
             and matched_faq(retriever.rank_faqs(vector), t) is None
         ):
-            vector = vector + self.settings.context_weight * self._query_vector(context)
+            vector = vector + weight * self._query_vector(context)
             vector = vector / np.linalg.norm(vector)
             query = f"{context} {query}"
         # Lay words and brand names bring the article's own words into the keyword search.

@@ -47,6 +47,8 @@ class Settings:
     top_k: int = 4
     max_sentences: int = 3
     context_weight: float = 1.0  # share of the earlier question's embedding in a follow-up
+    # Share of the sentences a question of a long post leans on ("is one of them better?").
+    post_context_weight: float = 0.5
     # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
     abstain_threshold: float = 0.483
     coverage_weight: float = 0.0

@@ -23,6 +23,14 @@ class Understood:
     answer_type: str  # one of ANSWER_TYPES, for the query
     follow_up: bool  # the message leans on the earlier one
     rewritten: bool  # a follow-up was rewritten from the earlier question (subject swapped)
+    # For each question of a long post, the sentences before it that it leans on ("is one of
+    # them better?" after a sentence naming both treatments), or "".
+    contexts: tuple[str, ...] = ()
+
+    @property
+    def context(self) -> str:
+        """What the query leans on within its own message, or ""."""
+        return self.contexts[0] if self.contexts else ""
 
 
 def _normalise(text: str) -> str:
@@ -95,16 +103,59 @@ def extract_questions(message: str, limit: int = 2) -> tuple[str, ...]:
         return (without_acknowledgements(text),)
     lex, sentences, found = load_lexicon(), _sentences(text), []
     for i, sentence in enumerate(sentences):
-        plain = sentence.replace("’", "'")  # same length: offsets still hold
-        ask = lex.phrases["asks"].search(plain)
-        score = 2 * plain.rstrip(" )\"'!").endswith("?") + bool(
-            ask or lex.phrases["opens_ask"].match(plain)
-        )
+        score = _ask_score(sentence)
+        ask = lex.phrases["asks"].search(sentence.replace("’", "'"))
         if score:
             if ask and len(sentence) > LONG_CHARS:  # a run-on post: the question starts at the ask
                 sentence = sentence[ask.start() :]
             found.append((-score, len(tokenize(sentence)) < 2, i, sentence))
     return tuple(s for *_, s in sorted(found)[:limit]) or (sentences[-1],)
+
+
+POST_CONTEXT_SENTENCES = 3  # a question leans on at most this many sentences before it
+
+
+def post_context(message: str, question: str) -> str:
+    """The sentences before a question of a long post that it leans on, when it names no
+    subject of its own: back to the nearest one that names a subject, at most
+    POST_CONTEXT_SENTENCES; "" when the question names its subject or nothing before it does.
+
+    >>> post_context("my sister swears by therapy. my dad says zoloft saved him. who is right. "
+    ...              "is one of them better?", "is one of them better?")
+    'my dad says zoloft saved him. who is right.'
+    """
+    lex = load_lexicon()
+    if not is_long(message) or lex.find(question):
+        return ""
+    sentences = _sentences(message)
+    at = next((i for i, s in enumerate(sentences) if question in s), None)
+    if not at:
+        return ""
+    for i in range(at - 1, max(at - POST_CONTEXT_SENTENCES, 0) - 1, -1):
+        if lex.find(sentences[i]):
+            return " ".join(sentences[i:at])
+    return ""
+
+
+def _ask_score(sentence: str) -> int:
+    """How plainly a sentence asks: 2 for a "?", 1 more for an ask ("can i", "should i"),
+    0 when it only tells."""
+    lex = load_lexicon()
+    plain = sentence.replace("’", "'")
+    ask = lex.phrases["asks"].search(plain) or lex.phrases["opens_ask"].match(plain)
+    return 2 * plain.rstrip(" )\"'!").endswith("?") + bool(ask)
+
+
+def asking_part(text: str) -> str:
+    """The sentences of a message that ask, without those that only tell: what the kind of
+    answer is read from ("we meet every other week. is that what they usually do?" asks no
+    frequency).
+
+    >>> asking_part("been on meds a year, therapy every other week. why would they do that?")
+    'why would they do that?'
+    """
+    asking = [s for s in _sentences(text) if _ask_score(s)]
+    return " ".join(asking) if asking else text
 
 
 def without_acknowledgements(text: str) -> str:
@@ -127,14 +178,7 @@ def asks_something(message: str) -> bool:
     >>> asks_something("relapsed after two years"), asks_something("does therapy help w that")
     (False, True)
     """
-    lex = load_lexicon()
-    for sentence in _sentences(message.strip()):
-        plain = sentence.replace("’", "'")
-        if plain.rstrip(" )\"'!").endswith("?") or lex.phrases["asks"].search(plain):
-            return True
-        if lex.phrases["opens_ask"].match(plain):
-            return True
-    return False
+    return any(_ask_score(sentence) for sentence in _sentences(message.strip()))
 
 
 _PRONOUNS = frozenset(["that", "it", "they", "them", "those", "this", "these"])
@@ -269,9 +313,11 @@ def understand(message: str, history: Sequence[str] = ()) -> Understood:
     """What a message asks: its best question, or a follow-up rewritten as a full question
     from the earlier messages in `history` (oldest first). A message with no earlier
     question to lean on is never a follow-up; a long post carries its own context."""
-    questions = extract_questions(without_markup(message))
+    text = without_markup(message)
+    questions = extract_questions(text)
+    contexts = tuple(post_context(text, q) for q in questions)
     query = questions[0] if questions else ""
-    kind = answer_type(query)
+    kind = answer_type(asking_part(query))
     earlier = _earlier(history)
     follow_up = (
         bool(query)
@@ -283,7 +329,7 @@ def understand(message: str, history: Sequence[str] = ()) -> Understood:
     if follow_up:
         rewritten = rewrite_follow_up(query, earlier)
         if rewritten:
-            query, kind = rewritten, answer_type(rewritten)
+            query, kind = rewritten, answer_type(asking_part(rewritten))
         elif kind == "other":  # "and for kids?" keeps asking what the earlier question asked
-            kind = answer_type(earlier)
-    return Understood(query, questions, kind, follow_up, bool(rewritten))
+            kind = answer_type(asking_part(earlier))
+    return Understood(query, questions, kind, follow_up, bool(rewritten), contexts)

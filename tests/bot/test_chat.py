@@ -270,6 +270,28 @@ def test_the_question_inside_a_long_personal_post_is_answered(bot):
     assert_citations_verbatim(bot, answer)
 
 
+def test_a_bare_question_in_a_long_post_is_answered_from_what_it_leans_on(bot):
+    post = (
+        "my uncle swears his counselor turned his life around and thinks antidepressants are "
+        "poison. my cousin says lexapro basically gave her her life back. im so torn about who "
+        "to believe here. is one of them actually the better option?"
+    )
+    answer = bot.ask(post)
+    assert answer.mode == "passages" and "universally better" in answer.citations[0].quote
+    assert_citations_verbatim(bot, answer)
+
+
+def test_how_often_told_in_a_message_is_not_what_it_asks(bot):
+    message = (
+        "been on meds for a year, therapy every other week. lately the nausea is back and im "
+        "tired all the time, i told my therapist and she said to bring it up with my "
+        "prescriber. is that what they usually do about it?"
+    )
+    answer = bot.ask(message)
+    assert answer.citations and not any("weekly" in c.quote for c in answer.citations)
+    assert any("collaborate" in c.quote or "nausea" in c.quote for c in answer.citations)
+
+
 def test_a_follow_up_ending_in_tho_leans_on_the_earlier_question(bot):
     answer = bot.ask(
         "how big of a difference tho", ["any studies showing the combo beats just one of them"]

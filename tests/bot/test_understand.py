@@ -475,6 +475,7 @@ def test_understand_a_short_question():
         "duration",
         follow_up=False,
         rewritten=False,
+        contexts=("",),
     )
 
 
@@ -488,7 +489,7 @@ def test_understand_a_long_post_retrieves_with_its_question():
 def test_understand_rewrites_a_follow_up():
     got = understand("and zoloft?", ["how long does therapy take to work?"])
     assert got == Understood(
-        "how long does zoloft take to work?", ("and zoloft?",), "duration", True, True
+        "how long does zoloft take to work?", ("and zoloft?",), "duration", True, True, ("",)
     )
 
 
@@ -686,3 +687,55 @@ def test_a_question_leaning_on_the_earlier_one_does_not_stand_alone(question):
 )
 def test_asks_something_reads_a_question_without_its_question_mark(message, asks):
     assert asks_something(message) is asks
+
+
+POST_WITH_A_BARE_QUESTION = (
+    "my psychiatrist wants me on lexapro and my therapist wants to try cbt first. my mom "
+    "thinks both are a waste of money and im stuck in the middle. honestly i dont know who to "
+    "listen to anymore. is one of them actually better than the other?"
+)
+
+
+def test_a_question_of_a_post_without_a_subject_leans_on_the_sentences_before_it():
+    got = understand(POST_WITH_A_BARE_QUESTION)
+    assert got.query == "is one of them actually better than the other?"
+    # back to the nearest sentence that names a subject, which is kept
+    assert got.context == (
+        "my psychiatrist wants me on lexapro and my therapist wants to try cbt first. my mom "
+        "thinks both are a waste of money and im stuck in the middle. honestly i dont know who "
+        "to listen to anymore."
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # the question names its own subject
+        "my psychiatrist wants me on lexapro and my therapist wants to try cbt first. my mom "
+        "thinks both are a waste of money and im stuck in the middle. honestly i dont know who "
+        "to listen to anymore. is therapy actually better than lexapro?",
+        # nothing within reach before it names one
+        "i keep going back and forth. my mom says one thing and my sister says another and im "
+        "stuck in the middle of it all every single day. honestly i dont know who to listen to "
+        "anymore. is one of them actually better than the other?",
+        # a short message is its own context
+        "my gp mentioned zoloft. is one of them better?",
+    ],
+)
+def test_a_question_that_names_its_subject_or_has_none_in_reach_leans_on_nothing(message):
+    assert understand(message).context == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        (
+            "been on meds a year and therapy every other week. is that what they usually do?",
+            "whether",
+        ),
+        ("we talk every few weeks, i didnt know that was a thing. why would they do it?", "why"),
+        ("i see her every monday. how long until i notice anything?", "duration"),
+    ],
+)
+def test_the_kind_of_answer_is_read_from_the_sentences_that_ask_not_those_that_tell(message, kind):
+    assert understand(message).answer_type == kind
