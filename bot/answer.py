@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.evidence import BankHit, Evidence, SentenceHit
+from bot.evidence import BankHit, Evidence, SentenceHit, stem, tokenize
 from bot.lexicon import specifics, subjects_agree
 from bot.settings import Settings
 from bot.types import Answer, Chunk, Citation, Hit, Span
@@ -142,16 +142,31 @@ def routed_faq(
     return faq if subjects_agree(asked, specifics(faq.chunk.text)) else None
 
 
+def unknown_names(names: tuple[str, ...], evidence: Evidence) -> tuple[str, ...]:
+    """The names of the question (bot.spelling.names_in: "tms", "acupuncture") that no
+    article has and that the closest bank question does not name either: a question about a
+    treatment, test or product the articles never mention is not one they answer, however
+    much the rest of it reads like theirs ("is tms better than antidepressants")."""
+    named = set(tokenize(evidence.bank[0].question)) if evidence.bank else set()
+    return tuple(
+        n for n in names if stem(n) in evidence.missing and not {stem(n), stem(f"{n}s")} & named
+    )
+
+
 def compose_answer(
     evidence: Evidence,
     t: Thresholds,
     kind: str = "other",
     exclude: frozenset[str] = frozenset(),
     asked: frozenset[str] = frozenset(),
+    names: tuple[str, ...] = (),
 ) -> Answer:
     """FAQ answer when the question asks an FAQ; else the best sentences; else abstain.
     `kind` is the kind of answer the question asks for (bot.understand.answer_type); `asked`
-    the conditions and people it names (bot.lexicon.specifics)."""
+    the conditions and people it names (bot.lexicon.specifics); `names` the rare names in it
+    (bot.spelling.names_in): one that no article has means the question is not covered."""
+    if unknown_names(names, evidence):
+        return abstain(evidence.faqs, articles=evidence.articles)
     faq = routed_faq(evidence, t, kind, exclude, asked)
     if faq is not None:
         return faq_answer(faq.chunk, faq.score)

@@ -46,7 +46,7 @@ from bot.risk import (
 )
 from bot.routing import context_turn, is_stopping_faq, stopping_ids, stopping_in_context
 from bot.settings import Settings
-from bot.spelling import Speller, words_in
+from bot.spelling import Speller, names_in, words_in
 from bot.types import Answer, Chunk, Citation, Hit
 from bot.understand import Understood, asks_something, understand
 
@@ -157,6 +157,7 @@ class Bot:
         bot._embed("warm up")  # load the model, word frequencies and safety patterns now
         limit_blas_threads(settings.blas_threads)  # once the model's libraries are loaded
         bot.speller.correct("warming")
+        names_in("warming")  # word frequencies and the list of common words
         safety.detect_crisis("warm up")
         return bot
 
@@ -254,6 +255,7 @@ class Bot:
             understood.answer_type,
             stopping_ids(evidence),
             specifics(understood.query),
+            names_in(understood.query),
         )
         return verify_citations(answer, self.sources)
 

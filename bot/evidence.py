@@ -110,6 +110,9 @@ class Evidence:
     # asks about something else.
     background: str = ""
     background_score: float = -1.0
+    # The query's content words (stemmed) that no article has and the caller did not count
+    # as known: a name among them is a subject the articles do not cover.
+    missing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,7 @@ class IndexRetriever:
             faqs=faqs,
             sentences=score_sentences(vector, weights, candidates, vectors.__getitem__, bank),
             coverage=self.coverage(tokens, known, postings),
+            missing=self.missing(tokens, known, postings),
             bank=bank,
             articles=len(self.articles),
             **closest_background(
@@ -248,9 +249,17 @@ class IndexRetriever:
     ) -> float:
         """The share of the query's content words found anywhere in the corpus (or `known`)."""
         words = set(tokens)
-        postings = self._terms_of(words) if postings is None else postings
-        found = {t for t in words if postings.get(t) is not None}
-        return len(found | (words & known)) / len(words) if words else 0.0
+        return 1.0 - len(self.missing(tokens, known, postings)) / len(words) if words else 0.0
+
+    def missing(
+        self,
+        tokens: list[str],
+        known: frozenset[str] = frozenset(),
+        postings: dict[str, Postings | None] | None = None,
+    ) -> frozenset[str]:
+        """The query's content words that no article has (and not `known`)."""
+        postings = self._terms_of(set(tokens)) if postings is None else postings
+        return frozenset(t for t in tokens if postings.get(t) is None and t not in known)
 
     # ------------------------------------------------------------------------ Chroma
 

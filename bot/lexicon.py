@@ -122,7 +122,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             "every": compile_(["%EVERY%"], re.I),
             "place_names": compile_(data["place_names"]),
         },
-        words={k: frozenset(data[k]) for k in ("verbs", "fillers", "after_how")},
+        words={k: frozenset(data[k]) for k in ("verbs", "fillers", "after_how", "shorthand")},
     )
 
 

@@ -140,6 +140,7 @@ class Retriever:
             faqs=faqs,
             sentences=score_sentences(vector, weights, chunks, self._vectors.__getitem__, bank),
             coverage=self.coverage(tokens, known),
+            missing=self.missing(tokens, known),
             bank=bank,
             articles=len(self.articles),
             **closest_background(
@@ -168,8 +169,11 @@ class Retriever:
     def coverage(self, tokens: list[str], known: frozenset[str] = frozenset()) -> float:
         """The share of the query's content words found anywhere in the corpus (or `known`)."""
         words = set(tokens)
-        found = {t for t in words if t in self._keywords.postings}
-        return len(found | (words & known)) / len(words) if words else 0.0
+        return 1.0 - len(self.missing(tokens, known)) / len(words) if words else 0.0
+
+    def missing(self, tokens: list[str], known: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The query's content words that no article has (and not `known`)."""
+        return frozenset(t for t in tokens if t not in self._keywords.postings and t not in known)
 
     def _dense(self, vector: np.ndarray, n: int) -> dict[str, float]:
         """The `n` passages most similar to the query: chunk id -> cosine similarity."""

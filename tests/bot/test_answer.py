@@ -19,6 +19,7 @@ from bot.answer import (
     relevance,
     routed_faq,
     select_sentences,
+    unknown_names,
     verify_citations,
 )
 from bot.evidence import BankHit, Evidence, SentenceHit
@@ -255,3 +256,20 @@ def test_among_several_articles_an_abstention_names_each_suggestions_article():
     assert many.text.startswith(ABSTAIN_TEXT_MANY)
     assert many.text.endswith("- Does it work? (A, 2024-01-01)\n- Does it work? (B)")
     assert many.suggestions == ("Does it work?", "Does it work?")  # the buttons: questions only
+
+
+def test_a_name_no_article_has_means_the_question_is_not_covered():
+    covered = evidence(faq_score=0.9)  # would be routed to the FAQ
+    assert compose_answer(covered, T, names=("tms",)).mode == "faq"  # the article has it
+    missing = dataclasses.replace(covered, missing=frozenset({"tms", "better"}))
+    answer = compose_answer(missing, T, names=("tms",))
+    assert answer.mode == "abstain" and answer.text.startswith(ABSTAIN_TEXT)
+    # a missing everyday word is no name: the question is answered as before
+    assert compose_answer(missing, T, names=()).mode == "faq"
+
+
+def test_a_name_the_closest_bank_question_uses_is_one_its_editor_said_is_covered():
+    bank = (BankHit("is talkspace ok for therapy", PARA, PARA.start, PARA.end, 0.9),)
+    e = dataclasses.replace(evidence(), missing=frozenset({"talkspac"}), bank=bank)
+    assert unknown_names(("talkspace",), e) == ()
+    assert unknown_names(("talkspace",), dataclasses.replace(e, bank=())) == ("talkspace",)

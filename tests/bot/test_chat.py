@@ -399,6 +399,24 @@ def test_lay_words_and_brand_names_count_as_covered(bot):
     tokens = tokenize("does zoloft help with ocd")
     assert r.coverage(tokens) < 1.0  # the article never names the brand
     assert r.coverage(tokens, known=lay_term_words("does zoloft help with ocd")) == 1.0
+    assert r.missing(tokens) == {"zoloft"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is tms better than antidepressants",
+        "would acupuncture help my anxiety as well as therapy",
+        "does emdr work better than meds for trauma",
+    ],
+)
+def test_a_treatment_the_article_never_names_gets_an_abstention(bot, question):
+    assert bot.ask(question).mode == "abstain"
+
+
+def test_chat_shorthand_and_rare_everyday_words_are_no_unknown_subject(bot):
+    answer = bot.ask("ngl im nauseous and foggy on my meds, is that a normal side effect")
+    assert answer.mode != "abstain" and answer.citations
 
 
 def test_a_misspelt_question_is_answered_as_if_spelt_right(bot):
