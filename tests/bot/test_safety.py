@@ -603,6 +603,18 @@ def test_missed_days_and_restarting_a_dose_go_to_the_prescriber(text, boundary):
 @pytest.mark.parametrize(
     "text, boundary",
     [
+        ("is it fine to have advil for a headache while im on zoloft", True),
+        ("is it ok to have tylenol while i am taking lexapro", True),
+        ("having a coffee while im on my break", False),
+    ],
+)
+def test_a_second_medicine_while_on_one_goes_to_the_prescriber(text, boundary):
+    assert (detect_boundary(text) is not None) is boundary
+
+
+@pytest.mark.parametrize(
+    "text, boundary",
+    [
         ("can i take prozac and still do my cbt sessions", False),
         ("should i take lexapro while seeing a psychologist", False),
         ("can i take prozac and still have a beer", True),
