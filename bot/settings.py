@@ -50,13 +50,13 @@ class Settings:
     # Share of the sentences a question of a long post leans on ("is one of them better?").
     post_context_weight: float = 0.5
     # Calibrated on evals/cases/dev.yaml by `python -m evals.calibrate` (see evals/CALIBRATION.md).
-    abstain_threshold: float = 0.483
+    abstain_threshold: float = 0.5
     coverage_weight: float = 0.0
     faq_threshold: float = 0.6
     faq_margin: float = 0.1
     faq_bank_threshold: float = 0.64
     lexical_weight: float = 0.1
-    bank_offset: float = 0.15
+    bank_offset: float = 0.1
     type_bonus: float = 0.3
     affirm_threshold: float = 0.78
     # A question at least this much closer to a background question (questions people ask
@@ -67,7 +67,7 @@ class Settings:
     background_file: str = str(PROJECT_ROOT / "bot" / "data" / "background.yaml")  # "": none
     # The share of held-out bank questions the calibrated threshold abstains on, which
     # `python -m evals.calibrate_corpus` keeps for another corpus (evals/CALIBRATION.md).
-    abstain_bank_rate: float = 0.107
+    abstain_bank_rate: float = 0.0945
     # The risk classifier's tiers, by `python -m evals.calibrate_safety` (evals/SAFETY.md).
     risk_concern_threshold: float = 0.76
     risk_urgent_threshold: float = 0.7

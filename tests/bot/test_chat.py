@@ -87,16 +87,28 @@ def test_how_long_until_that_works_is_about_the_earlier_question(bot):
 
 
 @pytest.mark.parametrize(
-    ("earlier", "follow_up", "expected"),
+    ("earlier", "follow_up", "expected", "alone"),
     [
-        ("my doc just put me on lexapro", "how long before i feel anything", r"\d+-\d+ weeks"),
-        ("been seeing a therapist for 2 months", "how often should i be going", r"weekly"),
+        # alone, a time frame of treatment is still the likeliest reading of it
+        (
+            "my doc just put me on lexapro",
+            "how long before i feel anything",
+            r"\d+-\d+ weeks",
+            "passages",
+        ),
+        # alone it could be about anything
+        (
+            "been seeing a therapist for 2 months",
+            "how often should i be going",
+            r"weekly",
+            "abstain",
+        ),
     ],
 )
 def test_a_question_without_a_subject_is_about_what_the_earlier_message_named(
-    bot, earlier, follow_up, expected
+    bot, earlier, follow_up, expected, alone
 ):
-    assert bot.ask(follow_up).abstained  # alone it could be about anything
+    assert bot.ask(follow_up).mode == alone
     follow = bot.ask(follow_up, [earlier])
     assert follow.mode in ("faq", "passages")
     assert re.search(expected, follow.citations[0].quote)  # what was asked, first
