@@ -729,3 +729,17 @@ def test_a_means_question_beside_a_distressing_event_needs_no_classifier(text, s
 def test_methods_weighed_cut_along_a_vein_poison_meant_to_be_drunk_and_street_names(text, rule):
     verdict = detect_crisis(text)
     assert (verdict.rule if verdict is not None and not verdict.weak else None) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "strong"),
+    [
+        ("how high a bridge do you need", True),
+        ("how high does a building need to be so you dont survive", True),
+        ("how high is the golden gate bridge, my kid asked and i have no idea", False),
+        ("how high is that tower downtown", False),
+    ],
+)
+def test_the_height_that_would_kill_is_a_method_a_bare_height_a_means_question(text, strong):
+    verdict = detect_crisis(text)
+    assert verdict is not None and verdict.weak is not strong
