@@ -743,3 +743,18 @@ def test_methods_weighed_cut_along_a_vein_poison_meant_to_be_drunk_and_street_na
 def test_the_height_that_would_kill_is_a_method_a_bare_height_a_means_question(text, strong):
     verdict = detect_crisis(text)
     assert verdict is not None and verdict.weak is not strong
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("honestly wouldnt be upset if i got hit by a truck on the way home", True),
+        ("i feel like a dead weight around my parents necks", True),
+        ("i wouldnt mind if i got a puppy for my birthday", False),
+        ("this mortgage is a weight around my neck", False),
+        ("wouldnt care if i got the job or not tbh", False),
+    ],
+)
+def test_a_death_not_minded_and_a_weight_round_their_necks_are_passive_ideation(text, risk):
+    verdict = detect_crisis(text)
+    assert (verdict is not None and verdict.rule == "crisis.passive") is risk
