@@ -758,3 +758,22 @@ def test_the_height_that_would_kill_is_a_method_a_bare_height_a_means_question(t
 def test_a_death_not_minded_and_a_weight_round_their_necks_are_passive_ideation(text, risk):
     verdict = detect_crisis(text)
     assert (verdict is not None and verdict.rule == "crisis.passive") is risk
+
+
+@pytest.mark.parametrize(
+    ("text", "boundary"),
+    [
+        ("can i pop a paracetamol with my sertraline", True),
+        ("on citalopram, can i still take my hayfever tablets", True),
+        ("started the pill last month, could that interfere with my prozac", True),
+        ("is it safe to breastfeed while on lexapro", True),
+        ("my script has run out and my gp is booked up", True),
+        ("could i borrow my flatmates zoloft for a few days", True),
+        ("does therapy mess with my meds", False),  # the articles answer this
+        ("im on zoloft, can i still go to my therapy sessions", False),
+        ("my friends meds helped her a lot, would they help me", False),
+        ("is it ok to do cbt while breastfeeding", False),
+    ],
+)
+def test_medicines_against_each_other_someone_elses_and_a_prescription_run_out(text, boundary):
+    assert (detect_boundary(text) is not None) is boundary
