@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +47,7 @@ from bot.settings import Settings
 from bot.spelling import Speller, names_in, words_in
 from bot.types import Answer, Chunk, Citation, Hit
 from bot.understand import Understood, asks_something, understand
+from bot.vectors import VectorMemory
 
 log = logging.getLogger("medfaq")
 
@@ -82,8 +81,12 @@ class Bot:
         # The articles' words and the lexicon's; not the question banks', which are typed as
         # people type ("theraphy"), typos included.
         self.speller = Speller(tuple(sorted(self.retriever.words | words_in(lexicon_words()))))
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._vectors_lock = threading.Lock()
+        # Looked up at each call: the retriever (and its embedder) may be swapped later.
+        self._memory = VectorMemory(
+            lambda text: self.retriever.embed(text),
+            lambda texts: self.retriever.embedder.embed(texts),
+            s.vector_cache,
+        )
 
     @classmethod
     def build(
@@ -274,7 +277,9 @@ class Bot:
         """(boundary verdict, None, vector) for a question the prescriber must answer, else
         (None, evidence, vector); `understood` is spelt already (`_spelt`). A follow-up that
         could not be rewritten is retrieved with the earlier question blended in: its words
-        join the keyword query and its embedding is added with `context_weight`."""
+        join the keyword query and its embedding is added with `context_weight`; a question
+        of a long post that names no subject, likewise with the sentences before it, at
+        `post_context_weight`."""
         query = understood.query
         # What it leans on: the earlier turn, or the sentences before it in a long post (told
         # rather than asked, so they weigh less).
@@ -360,8 +365,7 @@ class Bot:
 
     def forget_vectors(self) -> None:
         """Drop the remembered message vectors (benchmarks time each question afresh)."""
-        with self._vectors_lock:
-            self._vectors.clear()
+        self._memory.clear()
 
     def _embed(self, text: str) -> np.ndarray:
         return self._embed_all([text])[0]
@@ -379,31 +383,5 @@ class Bot:
         return vector / np.linalg.norm(vector)
 
     def _embed_all(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts`, remembered (the latest `settings.vector_cache`): the history is
-        checked again at every turn, and each earlier message was embedded when it was asked;
-        a message's own texts are looked up again while it is answered. Missing ones in one
-        batch."""
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        wanted = list(dict.fromkeys(texts))
-        with self._vectors_lock:
-            found = {t: self._vectors[t] for t in wanted if t in self._vectors}
-            for text in found:
-                self._vectors.move_to_end(text)
-        missing = [t for t in wanted if t not in found]
-        if missing:
-            embedded = (
-                [self.retriever.embed(missing[0])]
-                if len(missing) == 1
-                else self.retriever.embedder.embed(missing)
-            )
-            for text, vector in zip(missing, embedded, strict=True):
-                vector = np.asarray(vector, dtype=np.float32)
-                vector.flags.writeable = False  # shared between calls: nobody may change it
-                found[text] = vector
-            with self._vectors_lock:
-                for text in missing:
-                    self._vectors[text] = found[text]
-                while len(self._vectors) > self.settings.vector_cache:
-                    self._vectors.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        """Vectors of `texts`, remembered (bot/vectors.py); missing ones in one batch."""
+        return self._memory.of(texts)

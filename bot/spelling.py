@@ -1,4 +1,5 @@
-"""Pure: misspelt words of a question -> the articles' own words ("anxeity" -> "anxiety").
+"""Pure: misspelt words of a question -> the articles' own words ("anxeity" -> "anxiety"),
+and the words of a question that name something ("tms", "acupuncture": `names_in`).
 
 The sentence embedding and the keyword search both miss a word that is typed wrong: to the
 model "pyschiatrist" is a few word pieces with little meaning. A word is corrected only when
@@ -26,7 +27,7 @@ MIN_LENGTH = 6  # shorter words ("appts", "theyd") have too many neighbours to g
 LONG = 8  # from this length, two edits are allowed
 EVERYDAY = 2.5  # wordfreq's Zipf scale: a word at least this frequent in English is real
 # Rarer than this, a word that is no typo, shorthand or derived word names something: a
-# treatment, a test, a product ("tms", "genesight", "acupuncture").
+# treatment, a test, a product ("tms", "emdr", "acupuncture").
 NAME = 3.2
 COMMON = 3.5  # at least this frequent: a word a rare one may be a typo or a part of
 # Endings of words that describe rather than name ("foggy", "nauseous", "doomscrolling").
@@ -50,8 +51,9 @@ def _common_words() -> tuple[str, ...]:
 def is_name(word: str) -> bool:
     """True when a lower-case word names something rather than being an everyday word typed
     as people type: rare in English, and not chat shorthand ("appt"), a word with its
-    apostrophe left out ("hasnt"), a derived word ("foggy") or a plural, two everyday words run together
-    ("timeframe") or a typo of an everyday word.
+    apostrophe left out ("hasnt"), a derived word ("foggy"), the plural of an everyday word
+    ("acronyms"), two everyday words run together ("timeframe") or a typo of an everyday
+    word.
 
     >>> [w for w in ["tms", "acupuncture", "appt", "hasnt", "foggy", "bandaid", "therapy"] if is_name(w)]
     ['tms', 'acupuncture']

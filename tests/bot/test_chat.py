@@ -493,7 +493,7 @@ def test_message_vectors_are_remembered_up_to_the_setting_the_latest_first(bot, 
     texts = [f"question {i} about therapy" for i in range(MIN_VECTOR_CACHE + 10)]
     for text in texts:
         small._embed_all([text])
-    assert len(small._vectors) == MIN_VECTOR_CACHE and len(embedded) == len(texts)
+    assert len(small._memory) == MIN_VECTOR_CACHE and len(embedded) == len(texts)
     small._embed_all([texts[10]])  # the oldest one kept, looked up: now the latest
     small._embed_all(["one more question"])
     assert len(embedded) == len(texts) + 1  # only the new one was embedded
