@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.evidence import STOPWORDS, tokenize
 from bot.lexicon import ANSWER_TYPES, load_lexicon
-from bot.spelling import everyday_english, names_in
+from bot.spelling import everyday_english
 
 LONG_CHARS, LONG_SENTENCES = 250, 3  # a message past either is a post with questions inside
 SHORT_WORDS = 5  # this short and without a verb, a question leans on the last
@@ -281,40 +281,6 @@ def rewrite_follow_up(question: str, earlier: str) -> str | None:
     return text.strip()
 
 
-# A pronoun standing for the earlier question's subject, not as in "is that normal"; not a
-# bare "it", which as often stands for nothing ("is it worth it") or for the answer.
-_STANDS_FOR = re.compile(
-    r"\b(?:all (?:that|this|of (?:it|that|this|them))|that|this|those|these|them)\b"
-    r"(?! (?:is|s|was|normal|ok|okay|possible|true|worth|common|bad|hard|easy|too late|depends)\b)"
-)
-
-
-def resolve_pronoun(question: str, earlier: str) -> str | None:
-    """The follow-up with its pronoun replaced by the subject the earlier question named:
-    "ok and who coordinates all that" after "is it safe to be on lexapro while doing cbt"
-    asks who coordinates lexapro and cbt. None when the question has no such pronoun, names
-    a subject of its own, or the earlier question names none.
-
-    >>> resolve_pronoun("ok and who coordinates all that", "is it safe to be on lexapro while doing cbt")
-    'ok and who coordinates lexapro and cbt'
-    >>> resolve_pronoun("is it normal to feel tired", "im on zoloft") is None
-    True
-    """
-    lex = load_lexicon()
-    if lex.find(question):
-        return None
-    # The names it has too ("what is psilocybin therapy"): a subject no article covers
-    # stays in the question.
-    names = [
-        n for n in names_in(earlier) if not any(n in t.text.lower() for t in lex.find(earlier))
-    ]
-    subjects = list(dict.fromkeys([*names, *(t.text for t in lex.find(earlier))]))
-    match = _STANDS_FOR.search(question)
-    if not subjects or match is None:
-        return None
-    return f"{question[: match.start()]}{' and '.join(subjects)}{question[match.end() :]}"
-
-
 def _earlier(history: Sequence[str]) -> str | None:
     """The question the latest earlier message asked, its own follow-ups resolved."""
     resolved = None
@@ -364,8 +330,6 @@ def understand(message: str, history: Sequence[str] = ()) -> Understood:
         rewritten = rewrite_follow_up(query, earlier)
         if rewritten:
             query, kind = rewritten, answer_type(asking_part(rewritten))
-        else:  # still blended with the earlier question when retrieved (bot.chat)
-            query = resolve_pronoun(query, earlier) or query
-            if kind == "other":  # "and for kids?" keeps asking what the earlier question asked
-                kind = answer_type(asking_part(earlier))
+        elif kind == "other":  # "and for kids?" keeps asking what the earlier question asked
+            kind = answer_type(asking_part(earlier))
     return Understood(query, questions, kind, follow_up, bool(rewritten), contexts)

@@ -16,7 +16,6 @@ from bot.understand import (
     extract_questions,
     is_follow_up,
     is_long,
-    resolve_pronoun,
     rewrite_follow_up,
     stands_alone,
     understand,
@@ -740,36 +739,3 @@ def test_a_question_that_names_its_subject_or_has_none_in_reach_leans_on_nothing
 )
 def test_the_kind_of_answer_is_read_from_the_sentences_that_ask_not_those_that_tell(message, kind):
     assert understand(message).answer_type == kind
-
-
-@pytest.mark.parametrize(
-    ("question", "earlier", "resolved"),
-    [
-        ("how long until that works", "should i try cbt", "how long until cbt works"),
-        (
-            "and who keeps an eye on all of it",
-            "starting zoloft and therapy",
-            "and who keeps an eye on zoloft and therapy",
-        ),
-        (
-            "is it normal to feel worse at first",
-            "i just started prozac",
-            None,
-        ),  # "it" as in "is it normal"
-        ("does therapy help with that", "my anxiety is bad", None),  # a subject of its own
-        ("what about that", "how do i find a good one", None),  # nothing named before
-    ],
-)
-def test_a_pronoun_of_a_follow_up_stands_for_the_earlier_subject(question, earlier, resolved):
-    assert resolve_pronoun(question, earlier) == resolved
-
-
-def test_understand_resolves_the_pronoun_of_a_follow_up_it_cannot_rewrite():
-    got = understand(
-        "ok and who coordinates all that", ["is it safe to be on lexapro while doing cbt"]
-    )
-    assert (got.query, got.follow_up, got.rewritten) == (
-        "ok and who coordinates lexapro and cbt",
-        True,
-        False,
-    )
