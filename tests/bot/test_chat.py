@@ -305,6 +305,7 @@ def test_how_often_told_in_a_message_is_not_what_it_asks(bot):
 
 
 def test_a_follow_up_ending_in_tho_leans_on_the_earlier_question(bot):
+    assert bot.ask("how big of a difference tho").mode == "abstain"  # alone: about nothing
     answer = bot.ask(
         "how big of a difference tho", ["any studies showing the combo beats just one of them"]
     )
